@@ -1,0 +1,50 @@
+# chargepoints — every target works on a fresh machine with only Python 3.11 and pip.
+# Used by CI: `make test` (see .ci/run).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+# The bundled sample: a simulated fleet's landing area and a registry of part of the known stations.
+SAMPLE_DIR  := data/sample
+SAMPLE_DATE ?= $(shell cat $(SAMPLE_DIR)/LAST_DATE 2>/dev/null)
+
+# Prefect runs locally and offline: its own home inside the project, no telemetry.
+export PREFECT_HOME ?= $(CURDIR)/.prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_LOGGING_LEVEL ?= WARNING
+
+.PHONY: setup run test test-fast lint format bench serve clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)  ## the virtual environment only
+
+run: setup  ## run the daily pipeline on the bundled sample, publishing under data/publish
+	$(BIN)/chargepoints run --date $(SAMPLE_DATE) \
+	    --landing $(SAMPLE_DIR)/landing --lake data/lake --publish data/publish \
+	    --registry $(SAMPLE_DIR)/registry.csv
+	@echo "published: data/publish/$(SAMPLE_DATE)/ (latest.json -> $$(cat data/publish/latest.json))"
+
+test: setup  ## the whole suite, slow and integration tests included
+	$(BIN)/python -m pytest -q
+
+test-fast: setup  ## unit tests only
+	$(BIN)/python -m pytest -q -m "not slow and not integration"
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+bench: setup  ## throughput and peak memory per stage, next to the naive baseline
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf data/lake data/publish .prefect .pytest_cache

@@ -1,0 +1,155 @@
+"""Typed, frozen configuration.
+
+Every threshold the pipeline uses lives here, with its default and the reason for it. Values
+come from (lowest to highest precedence): these defaults, a TOML file named by
+``CHARGEPOINTS_CONFIG``, and ``CHARGEPOINTS_*`` environment variables for the folders.
+
+>>> s = Settings()
+>>> s.cluster.eps_m, s.classify.min_vehicles, s.window_days
+(25.0, 3, 90)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: default folders (contract §2): all under data/
+DEFAULT_LANDING = "data/landing"
+DEFAULT_LAKE = "data/lake"
+DEFAULT_PUBLISH = "data/publish"
+
+ENV_LANDING = "CHARGEPOINTS_LANDING"
+ENV_LAKE = "CHARGEPOINTS_LAKE"
+ENV_PUBLISH = "CHARGEPOINTS_PUBLISH"
+ENV_REGISTRY = "CHARGEPOINTS_REGISTRY"
+ENV_CONFIG = "CHARGEPOINTS_CONFIG"
+#: secrets: never in the repository or prefect.yaml (see pipelines.keys)
+ENV_HMAC_KEY = "CHARGEPOINTS_HMAC_KEY"
+ENV_SIGNING_KEY = "CHARGEPOINTS_SIGNING_KEY"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where the run reads and writes. ``publish`` may be an fsspec URL (``s3://bucket/prefix``)."""
+
+    landing: str = DEFAULT_LANDING
+    lake: str = DEFAULT_LAKE
+    publish: str = DEFAULT_PUBLISH
+    registry: str | None = None
+
+    @classmethod
+    def from_env(cls, **overrides: str | None) -> Paths:
+        """Defaults, then environment, then explicit non-None overrides."""
+        values = {
+            "landing": os.environ.get(ENV_LANDING, DEFAULT_LANDING),
+            "lake": os.environ.get(ENV_LAKE, DEFAULT_LAKE),
+            "publish": os.environ.get(ENV_PUBLISH, DEFAULT_PUBLISH),
+            "registry": os.environ.get(ENV_REGISTRY) or None,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class IngestParams:
+    #: H3 resolution stored per session in the lake (~3.5 m cells)
+    cell_res: int = 13
+    #: a plug-in more than this far in the future of the upload day's end is quarantined
+    future_tolerance_hours: float = 24.0
+
+
+@dataclass(frozen=True)
+class ClusterParams:
+    #: DBSCAN neighbourhood radius. Phone/telematics GPS is mostly within 5-15 m; charge bays of
+    #: one site sit within ~30 m of each other; homes 40 m apart must stay apart.
+    eps_m: float = 25.0
+    #: minimum weight (sessions) for a core point
+    min_samples: int = 3
+    #: H3 resolution of the micro-points sessions are aggregated to before clustering
+    micro_res: int = 13
+    #: coarse H3 resolution of the partitions clustered independently (res 5: ~8.5 km edge)
+    partition_res: int = 5
+    #: sessions reporting a GPS accuracy worse than this are not used to place sites
+    max_gps_accuracy_m: float = 100.0
+
+
+@dataclass(frozen=True)
+class ClassifyParams:
+    #: k-anonymity: a site used by fewer distinct vehicles is never published
+    min_vehicles: int = 3
+    #: residential: one vehicle dominates the site
+    home_top_vehicle_share: float = 0.6
+    #: residential/garage: most sessions start in the evening/night and last long
+    overnight_share: float = 0.6
+    #: a shared garage: a small closed group of regulars does nearly all the charging
+    regular_min_sessions: int = 4
+    regulars_share: float = 0.8
+    max_garage_vehicles: int = 20
+    #: workplace: weekday-daytime share
+    workplace_weekday_day_share: float = 0.85
+
+
+@dataclass(frozen=True)
+class LifecycleParams:
+    #: today's cluster inherits a known site's id when its centroid is within this distance
+    match_m: float = 40.0
+    #: a site with no session for this many days becomes `stale`
+    stale_days: int = 21
+    #: a stale site quiet for this many days is retired from the output
+    retire_days: int = 60
+
+
+@dataclass(frozen=True)
+class RegistryParams:
+    #: a site matches a registry entry within this distance, one to one, nearest first
+    match_m: float = 75.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the daily run needs besides the folders and the date."""
+
+    #: the sliding window of session days a run clusters over
+    window_days: int = 90
+    ingest: IngestParams = field(default_factory=IngestParams)
+    cluster: ClusterParams = field(default_factory=ClusterParams)
+    classify: ClassifyParams = field(default_factory=ClassifyParams)
+    lifecycle: LifecycleParams = field(default_factory=LifecycleParams)
+    registry: RegistryParams = field(default_factory=RegistryParams)
+    #: "sequential" | "dask" (prefect-dask DaskTaskRunner on a LocalCluster or `dask_address`)
+    task_runner: str = "sequential"
+    dask_address: str | None = None
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None) -> Settings:
+        """Defaults overridden by a TOML file (``path`` or ``$CHARGEPOINTS_CONFIG``)."""
+        path = path or os.environ.get(ENV_CONFIG)
+        if not path:
+            return cls()
+        with Path(path).open("rb") as f:
+            return cls.from_dict(tomllib.load(f))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
+        """Build from nested dicts, rejecting unknown keys with a clear message."""
+        return _build(cls, data)
+
+
+def _build(kind: type, data: dict[str, Any]) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(kind)}
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise ValueError(f"unknown {kind.__name__} setting(s): {', '.join(sorted(unknown))}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        default = getattr(kind(), name)
+        if dataclasses.is_dataclass(default) and isinstance(value, dict):
+            kwargs[name] = _build(type(default), value)
+        else:
+            kwargs[name] = value
+    return kind(**kwargs)
