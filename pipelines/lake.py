@@ -1,0 +1,174 @@
+"""Readers and writers of the lake: the private, date-partitioned Parquet store.
+
+Layout (all under ``<lake>/``)::
+
+    sessions/day=<session day>/landing=<landing day>.parquet   accepted sessions (SESSIONS_SCHEMA)
+    quarantine/landing=<landing day>.parquet                    rejected rows with reasons
+    keys/landing=<landing day>.parquet                          uint64 dedup keys of accepted rows
+    ingested/<landing day>.json                                 ingest marker, written last
+    work/<day>/...                                              a run's intermediate tables
+    excluded/<day>.parquet                                      excluded sites, coarse cells only
+    state/sites/<day>.parquet                                   site identity history per run day
+    reports/<day>.json                                          the run report (contract §4)
+
+Every file is written to a temporary name and moved into place, so a killed run never leaves a
+half-written file; an ingest marker is written only after all of its landing day's files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.schema import SESSIONS_SCHEMA
+
+
+class LakeBusyError(RuntimeError):
+    """Another run holds the lake."""
+
+
+# ---------------------------------------------------------------------------------------------
+# atomic primitives
+# ---------------------------------------------------------------------------------------------
+def write_table(table: pa.Table, path: str | os.PathLike[str]) -> None:
+    """Write Parquet atomically (zstd, no wall-clock metadata)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def write_json(data: Any, path: str | os.PathLike[str]) -> None:
+    """Write sorted, indented JSON atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+@contextlib.contextmanager
+def lake_lock(lake: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the lake exclusively for one run; a second concurrent run fails at once, clearly."""
+    lake = Path(lake)
+    lake.mkdir(parents=True, exist_ok=True)
+    with (lake / ".lock").open("a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LakeBusyError(
+                f"another chargepoints run is using the lake {lake} (lock {lake / '.lock'}); "
+                "try again when it has finished"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+# ---------------------------------------------------------------------------------------------
+# sessions
+# ---------------------------------------------------------------------------------------------
+def sessions_path(lake: str | os.PathLike[str], session_day: str, landing_day: str) -> Path:
+    return Path(lake) / "sessions" / f"day={session_day}" / f"landing={landing_day}.parquet"
+
+
+def write_sessions(lake: str | os.PathLike[str], landing_day: str, sessions: pa.Table) -> list[str]:
+    """Store one landing day's accepted sessions, one file per session day; returns the days.
+
+    Files an earlier attempt at the same landing day left behind are removed first, so
+    re-ingesting a landing day replaces its rows instead of adding them again.
+    """
+    for old in Path(lake).glob(f"sessions/day=*/landing={landing_day}.parquet"):
+        old.unlink()
+    days = _session_days(sessions)
+    written = []
+    for day in sorted(set(days)):
+        part = sessions.filter(pa.array(days == day))
+        write_table(part, sessions_path(lake, day, landing_day))
+        written.append(day)
+    return written
+
+
+def _session_days(sessions: pa.Table) -> Any:
+    """The UTC session day (YYYY-MM-DD) of every row, as a numpy array of str."""
+    ts = sessions.column("plug_in_utc").to_pandas()
+    return ts.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+
+
+def read_sessions(
+    lake: str | os.PathLike[str],
+    first_day: str,
+    last_day: str,
+    *,
+    max_landing_day: str | None = None,
+    columns: list[str] | None = None,
+) -> pd.DataFrame:
+    """Sessions whose UTC plug-in day is in ``[first_day, last_day]``, in a stable order.
+
+    ``max_landing_day`` leaves out rows that arrived after that upload day, so re-running an
+    earlier date sees exactly what that date's run saw.
+    """
+    files = []
+    for folder in sorted((Path(lake) / "sessions").glob("day=*")):
+        day = folder.name.removeprefix("day=")
+        if not first_day <= day <= last_day:
+            continue
+        for f in sorted(folder.glob("landing=*.parquet")):
+            landing = f.stem.removeprefix("landing=")
+            if max_landing_day is None or landing <= max_landing_day:
+                files.append(f)
+    if not files:
+        return SESSIONS_SCHEMA.empty_table().to_pandas()
+    table = pa.concat_tables([pq.read_table(f, schema=SESSIONS_SCHEMA) for f in files])
+    if columns is not None:
+        table = table.select(columns)
+    df = table.to_pandas()
+    order = [c for c in ("plug_in_utc", "vehicle", "session_id") if c in df.columns]
+    return df.sort_values(order, kind="stable", ignore_index=True) if order else df
+
+
+# ---------------------------------------------------------------------------------------------
+# dedup keys and ingest markers
+# ---------------------------------------------------------------------------------------------
+def keys_path(lake: str | os.PathLike[str], landing_day: str) -> Path:
+    return Path(lake) / "keys" / f"landing={landing_day}.parquet"
+
+
+def read_keys(lake: str | os.PathLike[str], *, exclude_landing_day: str | None = None) -> pa.Array:
+    """All dedup keys stored so far, except one landing day's own (for idempotent re-ingest)."""
+    files = sorted((Path(lake) / "keys").glob("landing=*.parquet"))
+    if exclude_landing_day is not None:
+        files = [f for f in files if f != keys_path(lake, exclude_landing_day)]
+    if not files:
+        return pa.array([], pa.uint64())
+    return pa.concat_arrays(
+        [pq.read_table(f, columns=["key"]).column("key").combine_chunks() for f in files]
+    )
+
+
+def quarantine_path(lake: str | os.PathLike[str], landing_day: str) -> Path:
+    return Path(lake) / "quarantine" / f"landing={landing_day}.parquet"
+
+
+def marker_path(lake: str | os.PathLike[str], landing_day: str) -> Path:
+    return Path(lake) / "ingested" / f"{landing_day}.json"
+
+
+def read_marker(lake: str | os.PathLike[str], landing_day: str) -> dict[str, Any] | None:
+    path = marker_path(lake, landing_day)
+    return read_json(path) if path.exists() else None
