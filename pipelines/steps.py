@@ -1,0 +1,129 @@
+"""The daily run's stages as functions of (lake path, day, settings): what Prefect tasks call.
+
+Each stage reads its inputs from the lake, calls the pure steps, writes its output to the lake
+and returns a small JSON-able summary, so the flow passes paths and counts, never DataFrames.
+
+    ingest   landing/<d>/*         -> sessions/, quarantine/, keys/, ingested/<d>.json
+    discover sessions (window)     -> work/<day>/classified.parquet, excluded/<day>.parquet
+    identify classified + history  -> state/sites/<day>.parquet, work/<day>/published.parquet
+    publish  published             -> <publish>/<day>/..., <publish>/latest.json
+    report   the summaries         -> reports/<day>.json
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines import lake as lk
+from pipelines.config import Settings
+
+CLASSIFIED = "classified.parquet"
+PUBLISHED = "published.parquet"
+
+
+def work_dir(lake: str | Path, day: str) -> Path:
+    return Path(lake) / "work" / day
+
+
+def window_bounds(day: str, window_days: int) -> tuple[str, str]:
+    """First and last session day of the window ending on ``day`` (inclusive).
+
+    >>> window_bounds("2026-11-24", 90)
+    ('2026-08-27', '2026-11-24')
+    """
+    end = dt.date.fromisoformat(day)
+    return (end - dt.timedelta(days=window_days - 1)).isoformat(), end.isoformat()
+
+
+def discover(lake: str | Path, day: str, settings: Settings) -> dict[str, Any]:
+    """Cluster the window's sessions into sites and classify them."""
+    from pipelines.classify import classify_sites, excluded_for_review, site_features
+    from pipelines.sites import find_sites
+
+    first, last = window_bounds(day, settings.window_days)
+    sessions = lk.read_sessions(lake, first, last, max_landing_day=day)
+    sites, labels = find_sites(sessions, settings.cluster)
+    features = site_features(sessions, labels, sites)
+    classified = classify_sites(features, settings.classify)
+    lk.write_table(_table(classified), work_dir(lake, day) / CLASSIFIED)
+    lk.write_table(
+        _table(excluded_for_review(classified)), Path(lake) / "excluded" / f"{day}.parquet"
+    )
+    excluded = classified[classified["site_class"] != "public"]
+    reasons = excluded["reasons"].str.split(";").explode()
+    return {
+        "window": [first, last],
+        "sessions_in_window": len(sessions),
+        "sessions_clustered": int((labels >= 0).sum()),
+        "sites_found": len(classified),
+        "sites_public": int((classified["site_class"] == "public").sum()),
+        "sites_excluded": {k: int(v) for k, v in reasons.value_counts().sort_index().items()},
+        "sites_excluded_by_class": {
+            k: int(v) for k, v in excluded["site_class"].value_counts().sort_index().items()
+        },
+    }
+
+
+def identify(
+    lake: str | Path, day: str, registry: pd.DataFrame | None, settings: Settings
+) -> dict[str, Any]:
+    """Give public sites their stable ids and lifecycle status; match them to the registry."""
+    from pipelines.identity import assign_identity, read_history, write_history
+    from pipelines.registry import match_registry
+
+    classified = pq.read_table(work_dir(lake, day) / CLASSIFIED).to_pandas()
+    public = classified[classified["site_class"] == "public"].reset_index(drop=True)
+    history = read_history(lake, day)
+    published, new_history = assign_identity(public, history, day, settings.lifecycle)
+    write_history(lake, day, new_history)
+    published, registry_summary = match_registry(published, registry, settings.registry)
+    published = published.sort_values("site_id", ignore_index=True)
+    lk.write_table(_table(published), work_dir(lake, day) / PUBLISHED)
+    status = published["status"].value_counts()
+    return {
+        "sites_published": len(published),
+        "sites_new": int(status.get("new", 0)),
+        "sites_active": int(status.get("active", 0)),
+        "sites_stale": int(status.get("stale", 0)),
+        "registry": registry_summary,
+    }
+
+
+def publish(
+    lake: str | Path,
+    publish_root: str,
+    day: str,
+    *,
+    storage_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write the day's published files (GeoJSON, GeoParquet, nav bundle, latest.json)."""
+    from pipelines.keys import load_signing_key
+    from pipelines.publish import publish_day
+
+    published = pq.read_table(work_dir(lake, day) / PUBLISHED).to_pandas()
+    key, loaded = load_signing_key(lake)
+    summary = publish_day(
+        published,
+        day=day,
+        publish_root=publish_root,
+        signing_key=key,
+        storage_options=storage_options,
+    )
+    return {**summary, "signing_key": loaded.origin, "signing_key_path": loaded.path}
+
+
+def write_report(lake: str | Path, day: str, report: dict[str, Any]) -> str:
+    """Write ``<lake>/reports/<day>.json`` and return its path."""
+    path = Path(lake) / "reports" / f"{day}.json"
+    lk.write_json(report, path)
+    return str(path)
+
+
+def _table(df: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(df, preserve_index=False)
