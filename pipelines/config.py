@@ -92,6 +92,12 @@ class ClassifyParams:
     max_garage_vehicles: int = 20
     #: workplace: weekday-daytime share
     workplace_weekday_day_share: float = 0.85
+    #: quick charging is public evidence: >= this share of DC sessions with a short median stay
+    #: (no home has a DC charger; a rural quick charger used by a few locals is still public)
+    quick_dc_share: float = 0.5
+    quick_max_dwell_h: float = 1.5
+    #: workplace/private: the median session lasts at least this long
+    long_dwell_h: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,10 @@ class LifecycleParams:
     match_m: float = 40.0
     #: a site with no session for this many days becomes `stale`
     stale_days: int = 21
+    #: ...or sooner for a busy site: after T quiet days with exp(-visits_per_day * T) < stale_p,
+    #: but never before min_stale_days (late uploads must not make a site look stale)
+    stale_p: float = 0.01
+    min_stale_days: int = 3
     #: a stale site quiet for this many days is retired from the output
     retire_days: int = 60
 

@@ -1,0 +1,348 @@
+"""Which discovered sites are public charge points: per-site features and explainable rules.
+
+Three steps, each a pure function of tables:
+
+* :func:`site_features` — one row per site with behavioural features computed from the window's
+  sessions (who charges there, when, how long, how fast).
+* :func:`classify_sites` — a class from :data:`pipelines.schema.SITE_CLASSES` and the reason codes
+  that led to it, from thresholds in :class:`pipelines.config.ClassifyParams`.
+* :func:`excluded_for_review` — the excluded sites for an analyst, with a coarse H3 cell instead
+  of a position and no vehicle identifiers.
+
+The rules, in order (documented with their evidence in ``docs/site-intelligence.md``):
+
+1. *Quick charging is public evidence.* A site where most sessions are DC and short is never
+   called residential, private or workplace: nobody has a DC charger in a home garage, and a
+   quiet rural quick charger used mostly by a few locals is still public.
+2. *A home*: one vehicle does most of the charging (``dominant_vehicle``).
+3. *A shared garage*: a closed group of regulars charging overnight (``overnight`` +
+   ``closed_regular_group``).
+4. *A workplace*: long weekday-daytime sessions (``weekday_daytime`` + ``long_dwell``).
+5. *Private*: a closed regular group with long stays that is neither of the above.
+6. Everything else is *public*; a public-looking site used by fewer than ``min_vehicles``
+   distinct vehicles is ``too_few_vehicles`` (k-anonymity), and that reason is added to every
+   class where it applies.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from geo.h3cells import cells_to_str, latlng_to_cells
+from pipelines.config import ClassifyParams
+from pipelines.schema import DC_POWER_KW, SITE_CORE_COLUMNS
+
+__all__ = [
+    "FEATURE_COLUMNS",
+    "REASONS",
+    "classify_sites",
+    "excluded_for_review",
+    "site_features",
+]
+
+#: feature columns added by :func:`site_features`, in order
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "top_vehicle_share",  # sessions of the most frequent vehicle / sessions
+    "top2_vehicle_share",  # sessions of the two most frequent vehicles / sessions
+    "regular_vehicles",  # vehicles with >= regular_min_sessions sessions here
+    "regulars_share",  # share of sessions by those regulars
+    "one_time_vehicle_share",  # vehicles seen exactly once / vehicles
+    "sessions_per_vehicle",
+    "overnight_share",  # sessions spanning local 03:00 or starting 16:00-04:00 and >= 2 h
+    "evening_share",  # sessions starting 16:00-24:00 local
+    "weekday_daytime_share",  # Mon-Fri, starting 06:00-11:59 local, ending the same day
+    "weekend_share",  # sessions starting on Saturday or Sunday local
+    "peak_hour",  # local start hour with most sessions (lowest on ties)
+    "dwell_median_h",
+    "dwell_p10_h",
+    "dwell_p90_h",
+    "long_dwell_share",  # sessions of >= 6 h
+    "dc_share",  # sessions with max_power_kw >= DC_POWER_KW / sessions (unknown power: not DC)
+    "energy_median_kwh",
+    "active_days",  # distinct local days with a plug-in
+    "span_days",  # local days from the first to the last plug-in, inclusive
+    "max_daily_vehicles",  # most distinct vehicles plugging in on one local day
+)
+
+#: reason codes (stable strings: they appear in run reports and the review table)
+REASONS: dict[str, str] = {
+    "too_few_vehicles": "fewer distinct vehicles than the k-anonymity minimum",
+    "dominant_vehicle": "one vehicle does most of the charging (a home)",
+    "overnight": "most sessions are overnight",
+    "closed_regular_group": "a small group of regular vehicles does nearly all the charging",
+    "weekday_daytime": "nearly all sessions start on weekday mornings and end the same day",
+    "long_dwell": "the typical session lasts many hours",
+}
+
+_OVERNIGHT_MIN_H = 2.0
+_LONG_DWELL_H = 6.0
+_DAY_S = 86_400
+_HOUR_S = 3_600
+
+
+def site_features(
+    sessions: pd.DataFrame,
+    labels: npt.ArrayLike,
+    sites: pd.DataFrame,
+    params: ClassifyParams | None = None,
+) -> pd.DataFrame:
+    """Per-site behavioural features over the window.
+
+    Parameters
+    ----------
+    sessions : pandas.DataFrame
+        The window's sessions (``pipelines.schema.SESSIONS_SCHEMA`` columns; uses ``vehicle``,
+        ``plug_in_utc``, ``plug_out_utc``, ``utc_offset_min``, ``energy_kwh``, ``max_power_kw``).
+    labels : array_like of int64
+        Cluster label per session row (``-1`` = noise), aligned with ``sessions``.
+    sites : pandas.DataFrame
+        One row per cluster with :data:`pipelines.schema.SITE_CORE_COLUMNS`.
+    params : ClassifyParams, optional
+        Only ``regular_min_sessions`` is used here (defaults to ``ClassifyParams()``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``sites`` (same rows, same order) plus one column per name in :data:`FEATURE_COLUMNS`.
+        Sites without any labelled session get zeros/NaN.
+    """
+    params = params or ClassifyParams()
+    lab = np.asarray(labels, dtype=np.int64)
+    if lab.shape[0] != len(sessions):
+        raise ValueError(f"labels has {lab.shape[0]} rows, sessions {len(sessions)}")
+    n_sites = int(max(sites["cluster"].max() + 1, 0)) if len(sites) else 0
+    n_sites = max(n_sites, int(lab.max()) + 1 if lab.size else 0)
+    used = lab >= 0
+    cl = lab[used]
+    s = sessions.loc[used]
+    table = _session_table(s)
+    feats = _aggregate(cl, table, s["vehicle"].to_numpy(), n_sites, params.regular_min_sessions)
+    feats = feats.iloc[sites["cluster"].to_numpy(dtype=np.int64)].reset_index(drop=True)
+    out = sites.reset_index(drop=True).copy()
+    for name in FEATURE_COLUMNS:
+        out[name] = feats[name].to_numpy()
+    return out
+
+
+def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFrame:
+    """Class and reason codes per site, from explainable rules with configurable thresholds.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        Output of :func:`site_features`.
+    params : ClassifyParams
+        The thresholds.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``features`` plus ``site_class`` (one of ``pipelines.schema.SITE_CLASSES``) and
+        ``reasons`` (``;``-joined sorted codes from :data:`REASONS`; ``""`` for public sites).
+        Only ``site_class == "public"`` is ever published.
+    """
+    f = features
+    quick = (f["dc_share"] >= params.quick_dc_share) & (
+        f["dwell_median_h"] <= params.quick_max_dwell_h
+    )
+    few = f["vehicles"] < params.min_vehicles
+    dominant = f["top_vehicle_share"] >= params.home_top_vehicle_share
+    overnight = f["overnight_share"] >= params.overnight_share
+    closed = (f["regulars_share"] >= params.regulars_share) & (
+        f["vehicles"] <= params.max_garage_vehicles
+    )
+    weekday = f["weekday_daytime_share"] >= params.workplace_weekday_day_share
+    long_dwell = f["dwell_median_h"] >= params.long_dwell_h
+
+    home = ~quick & dominant
+    garage = ~quick & ~home & overnight & closed
+    work = ~quick & ~home & ~garage & weekday & long_dwell
+    private = ~quick & ~home & ~garage & ~work & closed & long_dwell
+
+    site_class = np.select(
+        [home | garage, work, private, few],
+        ["residential", "workplace", "private", "too_few_vehicles"],
+        default="public",
+    )
+    flags = {
+        "too_few_vehicles": few,
+        "dominant_vehicle": home,
+        "overnight": (home | garage) & overnight,
+        "closed_regular_group": (garage | work | private) & closed,
+        "weekday_daytime": work,
+        "long_dwell": (work | private | home) & long_dwell,
+    }
+    out = f.copy()
+    out["site_class"] = site_class
+    out["reasons"] = _join_reasons(flags, len(f))
+    return out
+
+
+def excluded_for_review(classified: pd.DataFrame, res: int = 8) -> pd.DataFrame:
+    """The excluded sites for an analyst: coarse cell, class, reasons, features; no position.
+
+    Parameters
+    ----------
+    classified : pandas.DataFrame
+        Output of :func:`classify_sites`.
+    res : int
+        H3 resolution of the coarse cell that replaces the position (8: ~0.5 km edge).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per non-public site, sorted by ``cell`` then ``cluster``: ``cell`` (hex str),
+        ``site_class``, ``reasons``, then the counts, dates, power and feature columns. No
+        ``lat``/``lon`` and nothing per vehicle.
+    """
+    ex = classified[classified["site_class"] != "public"]
+    cells = latlng_to_cells(ex["lat"].to_numpy(), ex["lon"].to_numpy(), res)
+    out = pd.DataFrame({"cell": cells_to_str(cells).astype(object)}, index=ex.index)
+    keep = [c for c in SITE_CORE_COLUMNS if c not in ("lat", "lon")]
+    out = pd.concat(
+        [out, ex[["site_class", "reasons", *keep, *FEATURE_COLUMNS]]], axis=1
+    ).sort_values(["cell", "cluster"], kind="stable")
+    return out.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+def _seconds(ts: pd.Series) -> npt.NDArray[np.int64]:
+    """Whole seconds since the epoch of a tz-aware timestamp column (any unit)."""
+    return ((ts - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).to_numpy(np.int64)
+
+
+def _session_table(s: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per-session derived values: local time, dwell, flags."""
+    off = s["utc_offset_min"].to_numpy(np.int64) * 60
+    t_in = _seconds(s["plug_in_utc"]) + off
+    t_out = np.maximum(_seconds(s["plug_out_utc"]) + off, t_in)
+    dwell_h = (t_out - t_in) / _HOUR_S
+    hour = (t_in // _HOUR_S) % 24
+    local_day = t_in // _DAY_S
+    weekday = (local_day + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+    next_3am = ((t_in - 3 * _HOUR_S) // _DAY_S + 1) * _DAY_S + 3 * _HOUR_S
+    evening_start = (hour >= 16) | (hour < 4)
+    overnight = (t_out >= next_3am) | (evening_start & (dwell_h >= _OVERNIGHT_MIN_H))
+    same_day = (t_out // _DAY_S) == local_day
+    power = s["max_power_kw"].to_numpy(np.float64)
+    return {
+        "dwell_h": dwell_h,
+        "hour": hour,
+        "local_day": local_day,
+        "overnight": overnight,
+        "evening": hour >= 16,
+        "weekday_daytime": (weekday < 5) & (hour >= 6) & (hour < 12) & same_day,
+        "weekend": weekday >= 5,
+        "long_dwell": dwell_h >= _LONG_DWELL_H,
+        "dc": np.nan_to_num(power, nan=0.0) >= DC_POWER_KW,
+        "energy": s["energy_kwh"].to_numpy(np.float64),
+    }
+
+
+def _aggregate(
+    cl: np.ndarray, t: dict[str, np.ndarray], vehicle: np.ndarray, k: int, regular_min: int
+) -> pd.DataFrame:
+    """All features for ``k`` clusters from labelled sessions, with bincounts and sorts."""
+    n = np.bincount(cl, minlength=k).astype(np.float64)
+    safe = np.maximum(n, 1.0)
+
+    def share(flag: np.ndarray) -> np.ndarray:
+        return np.bincount(cl, weights=flag.astype(np.float64), minlength=k) / safe
+
+    # per (cluster, vehicle) session counts
+    vcode, vuniq = pd.factorize(vehicle, sort=False)
+    nv = max(len(vuniq), 1)
+    pair, cnt = np.unique(cl * nv + vcode, return_counts=True)
+    pcl = pair // nv
+    order = np.lexsort((-cnt, pcl))  # per cluster, most sessions first
+    pcl_o, cnt_o = pcl[order], cnt[order]
+    first = np.r_[True, pcl_o[1:] != pcl_o[:-1]][: pcl_o.size]
+    second = np.r_[False, first[:-1]] & ~first
+    top1 = np.zeros(k)
+    top1[pcl_o[first]] = cnt_o[first]
+    top2 = top1.copy()
+    np.add.at(top2, pcl_o[second], cnt_o[second])
+    regular = cnt >= regular_min
+    n_veh = np.maximum(np.bincount(pcl, minlength=k), 1)
+
+    # per (cluster, local day) distinct vehicles
+    day = t["local_day"]
+    d0 = int(day.min()) if day.size else 0
+    nd = int(day.max() - d0 + 1) if day.size else 1
+    triple = np.unique((cl * nd + (day - d0)) * nv + vcode)
+    cd, cd_veh = np.unique(triple // nv, return_counts=True)
+    max_daily = np.zeros(k)
+    np.maximum.at(max_daily, cd // nd, cd_veh)
+    active = np.bincount(cd // nd, minlength=k)
+    first_day = np.full(k, np.iinfo(np.int64).max)
+    last_day = np.full(k, np.iinfo(np.int64).min)
+    np.minimum.at(first_day, cl, day)
+    np.maximum.at(last_day, cl, day)
+
+    # peak start hour: argmax of a (cluster, hour) histogram; argmax takes the lowest hour on ties
+    hours = np.bincount(cl * 24 + t["hour"], minlength=k * 24).reshape(k, 24)
+
+    q = _group_quantiles(cl, t["dwell_h"], k, (0.1, 0.5, 0.9))
+    energy_med = _group_quantiles(cl, t["energy"], k, (0.5,))[0]
+    has = n > 0
+    return pd.DataFrame(
+        {
+            "top_vehicle_share": top1 / safe,
+            "top2_vehicle_share": top2 / safe,
+            "regular_vehicles": np.bincount(pcl, weights=regular, minlength=k).astype(np.int64),
+            "regulars_share": np.bincount(pcl, weights=cnt * regular, minlength=k) / safe,
+            "one_time_vehicle_share": np.bincount(pcl, weights=cnt == 1, minlength=k) / n_veh,
+            "sessions_per_vehicle": n / n_veh,
+            "overnight_share": share(t["overnight"]),
+            "evening_share": share(t["evening"]),
+            "weekday_daytime_share": share(t["weekday_daytime"]),
+            "weekend_share": share(t["weekend"]),
+            "peak_hour": np.where(has, hours.argmax(axis=1), -1).astype(np.int64),
+            "dwell_median_h": q[1],
+            "dwell_p10_h": q[0],
+            "dwell_p90_h": q[2],
+            "long_dwell_share": share(t["long_dwell"]),
+            "dc_share": share(t["dc"]),
+            "energy_median_kwh": energy_med,
+            "active_days": active.astype(np.int64),
+            "span_days": np.where(has, last_day - first_day + 1, 0).astype(np.int64),
+            "max_daily_vehicles": max_daily.astype(np.int64),
+        }
+    )
+
+
+def _group_quantiles(
+    groups: np.ndarray, values: np.ndarray, k: int, qs: tuple[float, ...]
+) -> list[np.ndarray]:
+    """Per-group quantiles (linear interpolation, NaN ignored; NaN for empty groups)."""
+    ok = ~np.isnan(values)
+    g, v = groups[ok], values[ok]
+    order = np.lexsort((v, g))
+    g, v = g[order], v[order]
+    counts = np.bincount(g, minlength=k)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    out = []
+    for q in qs:
+        pos = starts + q * np.maximum(counts - 1, 0)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.ceil(pos).astype(np.int64)
+        val = np.full(k, np.nan)
+        has = counts > 0
+        frac = pos - lo
+        val[has] = v[lo[has]] * (1 - frac[has]) + v[hi[has]] * frac[has]
+        out.append(val)
+    return out
+
+
+def _join_reasons(flags: dict[str, pd.Series], n: int) -> np.ndarray:
+    """``;``-joined sorted reason codes per row, from boolean columns."""
+    out = np.full(n, "", dtype=object)
+    for code in sorted(flags):
+        hit = np.asarray(flags[code], dtype=bool)
+        sep = np.where(out[hit] == "", "", ";")
+        out[hit] = out[hit] + sep + code
+    return out

@@ -1,0 +1,236 @@
+"""Stable site identity and lifecycle: ``site_id`` and ``status`` from one run to the next.
+
+Clustering labels change every day; a published site must not. Each run matches today's public
+sites to the previous run's history (one to one, nearest first, within ``LifecycleParams.match_m``)
+and inherits their ids; unmatched sites get a new deterministic id from the H3 res-12 cell of their
+centroid (``cp-8c2a100d2c6d9ff``, with ``-1``, ``-2``… when the cell's id is already taken).
+
+Status (contract §3):
+
+* ``new`` — the first run that publishes the site;
+* ``active`` — published before and still in use;
+* ``stale`` — no session for a while although it used to have them. "A while" adapts to the
+  site's own visit rate: a site visited ``r`` times a day is stale after ``T`` quiet days with
+  ``exp(-r T) < stale_p`` (a busy site's silence is news sooner), clipped to
+  ``[min_stale_days, stale_days]``;
+* retired — quiet for ``retire_days``: dropped from the output and the history.
+
+A site of the history that is not among today's public sites is carried (with its last known
+values) only while it is stale and not yet retired; one that vanished for any other reason (it was
+reclassified, or merged into a neighbour) is dropped at once, so nothing excluded stays published.
+
+The history is stored per run day at ``<lake>/state/sites/<day>.parquet``; a run reads the latest
+one strictly before its day, so re-running a day reads the same state and gives the same ids.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from geo.h3cells import cells_to_str, latlng_to_cells
+from geo.matching import match_nearest
+from pipelines.config import LifecycleParams
+from pipelines.lake import write_table
+from pipelines.schema import SITE_CORE_COLUMNS
+
+__all__ = [
+    "HISTORY_COLUMNS",
+    "ID_RES",
+    "assign_identity",
+    "history_path",
+    "read_history",
+    "write_history",
+]
+
+#: H3 resolution of the cell a new site's id is made from (~9 m edge)
+ID_RES: int = 12
+
+#: columns of the stored history (one row per site published in that run)
+HISTORY_COLUMNS: tuple[str, ...] = (
+    "site_id",
+    "status",
+    "first_published",  # YYYY-MM-DD of the run that first published the site
+    *SITE_CORE_COLUMNS,
+)
+
+_HISTORY_SCHEMA = pa.schema(
+    [
+        ("site_id", pa.string()),
+        ("status", pa.string()),
+        ("first_published", pa.string()),
+        ("cluster", pa.int64()),
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
+        ("sessions", pa.int64()),
+        ("vehicles", pa.int64()),
+        ("first_seen", pa.string()),
+        ("last_seen", pa.string()),
+        ("power_class", pa.string()),
+        ("max_power_kw", pa.float64()),
+    ]
+)
+
+
+def history_path(lake: str | os.PathLike[str], day: str) -> Path:
+    """Where the history written by the run of ``day`` lives."""
+    return Path(lake) / "state" / "sites" / f"{day}.parquet"
+
+
+def read_history(lake: str | os.PathLike[str], day: str) -> pd.DataFrame | None:
+    """Site history as of the last run strictly before ``day`` (``None`` if there is none).
+
+    Parameters
+    ----------
+    lake : path
+        The lake root.
+    day : str
+        The run day, ``YYYY-MM-DD``.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        :data:`HISTORY_COLUMNS`, sorted by ``site_id``.
+    """
+    folder = Path(lake) / "state" / "sites"
+    if not folder.is_dir():
+        return None
+    days = sorted(p.stem for p in folder.glob("*.parquet") if len(p.stem) == 10 and p.stem < day)
+    if not days:
+        return None
+    table = pq.read_table(folder / f"{days[-1]}.parquet")
+    return table.to_pandas().sort_values("site_id", kind="stable").reset_index(drop=True)
+
+
+def write_history(lake: str | os.PathLike[str], day: str, history: pd.DataFrame) -> Path:
+    """Store the history produced by the run of ``day`` (atomically; replaces a rerun's)."""
+    path = history_path(lake, day)
+    frame = history.loc[:, list(HISTORY_COLUMNS)].sort_values("site_id", kind="stable")
+    table = pa.Table.from_pandas(frame, schema=_HISTORY_SCHEMA, preserve_index=False)
+    write_table(table.replace_schema_metadata(None), path)
+    return path
+
+
+def assign_identity(
+    public_sites: pd.DataFrame,
+    history: pd.DataFrame | None,
+    day: str,
+    params: LifecycleParams,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Give today's public sites stable ids and a status, and roll the history forward.
+
+    Parameters
+    ----------
+    public_sites : pandas.DataFrame
+        Today's public sites with :data:`pipelines.schema.SITE_CORE_COLUMNS` (extra columns are
+        kept).
+    history : pandas.DataFrame or None
+        :func:`read_history` of the previous run (``None`` on the first run).
+    day : str
+        The run day, ``YYYY-MM-DD``.
+    params : LifecycleParams
+        ``match_m``, ``stale_days``, ``min_stale_days``, ``stale_p``, ``retire_days``.
+
+    Returns
+    -------
+    published : pandas.DataFrame
+        One row per site to publish today: ``site_id``, ``status`` and the columns of
+        ``public_sites``; stale sites carried from the history hold their last known values
+        (``cluster`` -1). Sorted by ``site_id``.
+    new_history : pandas.DataFrame
+        :data:`HISTORY_COLUMNS` of the published rows, for :func:`write_history`.
+    """
+    today = public_sites.reset_index(drop=True).copy()
+    hist = _empty_history() if history is None else history.reset_index(drop=True)
+
+    left, right, _ = match_nearest(
+        today["lat"].to_numpy(), today["lon"].to_numpy(),
+        hist["lat"].to_numpy(), hist["lon"].to_numpy(),
+        params.match_m,
+    )  # fmt: skip
+    site_id = np.full(len(today), None, dtype=object)
+    first_pub = np.full(len(today), day, dtype=object)
+    site_id[left] = hist["site_id"].to_numpy()[right]
+    first_pub[left] = hist["first_published"].to_numpy()[right]
+    fresh = np.flatnonzero(pd.isna(site_id))
+    site_id[fresh] = _new_ids(today.iloc[fresh], hist["site_id"])
+    today.insert(0, "site_id", site_id)
+    today.insert(1, "status", "active")
+    today.insert(2, "first_published", first_pub)
+
+    carried = hist.drop(index=right).copy()
+    carried["cluster"] = -1
+    quiet_today = _quiet_days(today, day)
+    quiet_carried = _quiet_days(carried, day)
+    stale_today = quiet_today >= _stale_after(today, params)
+    stale_carried = quiet_carried >= _stale_after(carried, params)
+
+    today["status"] = np.where(
+        today["first_published"] == day, "new", np.where(stale_today, "stale", "active")
+    )
+    carried["status"] = "stale"
+    today = today[quiet_today < params.retire_days]
+    carried = carried[stale_carried & (quiet_carried < params.retire_days)]
+
+    published = pd.concat([today, carried.reindex(columns=today.columns)], ignore_index=True)
+    published = published.sort_values("site_id", kind="stable").reset_index(drop=True)
+    for col in ("cluster", "sessions", "vehicles"):
+        published[col] = published[col].astype(np.int64)
+    return published, published.loc[:, list(HISTORY_COLUMNS)].copy()
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+def _empty_history() -> pd.DataFrame:
+    return _HISTORY_SCHEMA.empty_table().to_pandas()
+
+
+def _quiet_days(sites: pd.DataFrame, day: str) -> np.ndarray:
+    """Whole days from each site's last session to ``day``."""
+    last = pd.to_datetime(sites["last_seen"], format="%Y-%m-%d")
+    return ((pd.Timestamp(day) - last) // pd.Timedelta(days=1)).to_numpy(np.int64)
+
+
+def _stale_after(sites: pd.DataFrame, params: LifecycleParams) -> np.ndarray:
+    """Quiet days after which each site is stale: ``ln(1/p)/rate``, clipped to the config."""
+    first = pd.to_datetime(sites["first_seen"], format="%Y-%m-%d")
+    last = pd.to_datetime(sites["last_seen"], format="%Y-%m-%d")
+    span = ((last - first) // pd.Timedelta(days=1)).to_numpy(np.float64) + 1.0
+    rate = sites["sessions"].to_numpy(np.float64) / np.maximum(span, 1.0)
+    with np.errstate(divide="ignore"):
+        adaptive = np.ceil(np.log(1.0 / params.stale_p) / rate)
+    return np.clip(np.nan_to_num(adaptive, posinf=params.stale_days), params.min_stale_days,
+                   params.stale_days)  # fmt: skip
+
+
+def _new_ids(sites: pd.DataFrame, taken: pd.Series) -> np.ndarray:
+    """Deterministic ids ``cp-<H3 res-12 cell>`` with a numeric suffix where the cell is taken.
+
+    New sites sharing a cell are numbered in (lat, lon) order after the highest suffix the
+    history already uses for that cell, so an id is never reused while it is in the history.
+    """
+    if sites.empty:
+        return np.empty(0, dtype=object)
+    cells = latlng_to_cells(sites["lat"].to_numpy(), sites["lon"].to_numpy(), ID_RES)
+    base = pd.Series(np.char.add("cp-", cells_to_str(cells)), index=sites.index, dtype=object)
+    parts = taken.astype(str).str.extract(r"^(?P<base>cp-[0-9a-f]+)(?:-(?P<n>\d+))?$")
+    used = (
+        parts.assign(n=pd.to_numeric(parts["n"]).fillna(0).astype(np.int64) + 1)
+        .groupby("base")["n"]
+        .max()
+    )  # next free number per cell: 0 = the bare cell id is free
+    order = np.lexsort((sites["lon"].to_numpy(), sites["lat"].to_numpy(), base.to_numpy()))
+    ranked = base.iloc[order]
+    number = ranked.groupby(ranked, sort=False).cumcount().to_numpy() + (
+        ranked.map(used).fillna(0).astype(np.int64).to_numpy()
+    )
+    ids = np.where(number == 0, ranked.to_numpy(), ranked.to_numpy() + "-" + number.astype(str))
+    out = np.empty(len(sites), dtype=object)
+    out[order] = ids
+    return out

@@ -1,0 +1,140 @@
+"""Known vs discovered: match published sites to a registry of known charge points.
+
+The registry is a CSV (contract §2): ``registry_id,lat,lon[,name]``, UTF-8 (a BOM is fine),
+extra columns ignored. :func:`read_registry` validates it and raises :class:`RegistryError` with
+one human line for anything it cannot trust; :func:`match_registry` pairs sites and registry
+entries one to one, nearest first, within ``RegistryParams.match_m``.
+
+>>> import pandas as pd
+>>> from pipelines.config import RegistryParams
+>>> sites = pd.DataFrame({"site_id": ["a", "b"], "lat": [42.0, 42.01], "lon": [-71.0, -71.0]})
+>>> reg = pd.DataFrame({"registry_id": ["R1", "R2"], "lat": [42.0002, 43.0], "lon": [-71.0, -71.0],
+...                     "name": [None, None]})
+>>> out, summary = match_registry(sites, reg, RegistryParams())
+>>> out["known"].tolist(), out["registry_id"].tolist(), summary
+([True, False], ['R1', None], {'known': 1, 'discovered': 1, 'registry_unseen': 1})
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+
+from geo.matching import match_nearest
+from pipelines.config import RegistryParams
+
+__all__ = ["REGISTRY_COLUMNS", "RegistryError", "match_registry", "read_registry"]
+
+REGISTRY_COLUMNS: tuple[str, ...] = ("registry_id", "lat", "lon", "name")
+
+
+class RegistryError(ValueError):
+    """The registry file cannot be used; the message is one line for a human."""
+
+
+def read_registry(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read and validate a registry CSV.
+
+    Parameters
+    ----------
+    path : path or fsspec URL
+        CSV with a header row: ``registry_id``, ``lat``, ``lon`` required, ``name`` optional.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``registry_id`` (str), ``lat``, ``lon`` (float64), ``name`` (str or None), in file order.
+
+    Raises
+    ------
+    RegistryError
+        Unreadable file, missing columns, empty or duplicate ids, non-numeric or out-of-range
+        coordinates. The message names the file, the problem and the first offending line.
+    """
+    try:
+        raw = pd.read_csv(
+            path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True
+        )
+    except FileNotFoundError:
+        raise RegistryError(f"registry {path}: no such file") from None
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise RegistryError(f"registry {path}: unreadable CSV ({detail})") from None
+    raw.columns = [str(c).strip().lower() for c in raw.columns]
+    missing = [c for c in REGISTRY_COLUMNS[:3] if c not in raw.columns]
+    if missing:
+        raise RegistryError(f"registry {path}: missing column(s) {', '.join(missing)}")
+
+    ids = raw["registry_id"].str.strip()
+    lat = pd.to_numeric(raw["lat"].str.strip(), errors="coerce")
+    lon = pd.to_numeric(raw["lon"].str.strip(), errors="coerce")
+    checks = [
+        (ids == "", "empty registry_id"),
+        (lat.isna() | lon.isna(), "non-numeric lat/lon"),
+        (~lat.between(-90.0, 90.0) & lat.notna(), "lat out of range -90..90"),
+        (~lon.between(-180.0, 180.0) & lon.notna(), "lon out of range -180..180"),
+        (ids.duplicated(keep="first") & (ids != ""), "duplicate registry_id"),
+    ]
+    for bad, what in checks:
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise RegistryError(
+                f"registry {path}: {what} on line {row + 2} ({int(bad.sum())} row(s))"
+            )
+    name = raw["name"].str.strip() if "name" in raw.columns else pd.Series("", index=raw.index)
+    return pd.DataFrame(
+        {
+            "registry_id": ids.astype(object),
+            "lat": lat.astype(np.float64),
+            "lon": lon.astype(np.float64),
+            "name": name.where(name != "", None).astype(object),
+        }
+    ).reset_index(drop=True)
+
+
+def match_registry(
+    published: pd.DataFrame, registry: pd.DataFrame | None, params: RegistryParams
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Mark sites that match a registry entry, one to one, nearest first, within ``match_m``.
+
+    Parameters
+    ----------
+    published : pandas.DataFrame
+        Sites with ``lat``/``lon`` (all other columns are kept).
+    registry : pandas.DataFrame or None
+        :func:`read_registry` output; ``None`` when no registry is configured.
+    params : RegistryParams
+        ``match_m``.
+
+    Returns
+    -------
+    published : pandas.DataFrame
+        The same rows plus ``known`` (bool) and ``registry_id`` (str or None).
+    summary : dict
+        ``known`` (sites matched), ``discovered`` (sites not in the registry) and
+        ``registry_unseen`` (registry entries matched to no published site).
+    """
+    out = published.copy()
+    reg_id = np.full(len(out), None, dtype=object)
+    n_registry = 0
+    if registry is not None and len(registry) and len(out):
+        n_registry = len(registry)
+        left, right, _ = match_nearest(
+            out["lat"].to_numpy(), out["lon"].to_numpy(),
+            registry["lat"].to_numpy(), registry["lon"].to_numpy(),
+            params.match_m,
+        )  # fmt: skip
+        reg_id[left] = registry["registry_id"].to_numpy()[right]
+    elif registry is not None:
+        n_registry = len(registry)
+    out["known"] = pd.notna(reg_id).astype(bool)
+    out["registry_id"] = reg_id
+    known = int(out["known"].sum())
+    summary = {
+        "known": known,
+        "discovered": len(out) - known,
+        "registry_unseen": n_registry - known,
+    }
+    return out, summary
