@@ -280,7 +280,7 @@ def _text(v) -> str | None:
 
 
 def _empty_bad() -> pd.DataFrame:
-    return pd.DataFrame({"line": pd.Series([], "int64"), "reason": [], "raw": []})
+    return pd.DataFrame({"line": pd.Series([], dtype="int64"), "reason": [], "raw": []})
 
 
 def _empty_records() -> pd.DataFrame:
