@@ -1,0 +1,390 @@
+"""The nav-bundle viewer: range-capable server, ``chargepoints view`` CLI, and a real browser.
+
+The browser test drives headless Chromium (Debian package ``chromium``) through its DevTools
+protocol: it opens the viewer, waits until MapLibre reports the map idle with the sites rendered,
+and takes a PNG screenshot. It is skipped, with the reason, where no Chromium is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gzip
+import io
+import json
+import math
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import mapbox_vector_tile
+import pytest
+from pmtiles.tile import Compression, TileType, zxy_to_tileid
+from pmtiles.writer import Writer
+
+from pipelines.view import cli
+from pipelines.view.server import latest_day, make_server, parse_range, serve_in_thread
+
+DAY = "2026-11-24"
+#: viewer colours per power class (pipelines/view/static/viewer.js COLORS)
+COLORS = {"dc": (0xE4, 0x57, 0x2E), "ac": (0x2E, 0x86, 0xDE), "mixed": (0x8E, 0x44, 0xAD)}
+
+
+# --------------------------------------------------------------------------------------------
+# fixtures
+# --------------------------------------------------------------------------------------------
+def _sites() -> list[dict]:
+    """Twelve public sites on a 4 x 3 grid in Boston (~1.2 km x 1 km): 4 of each power class
+    (dc/ac/mixed cycling), statuses new/active/stale/new in runs of three, so every class has at
+    least two sites that are not stale (stale ones are drawn faded)."""
+    return [
+        {
+            "site_id": f"site-{i:02d}",
+            "status": ("new", "active", "stale")[(i // 3) % 3],
+            "sessions": 10 + i,
+            "vehicles": 3 + i,
+            "power_class": ("dc", "ac", "mixed")[i % 3],
+            "first_seen": "2026-10-01",
+            "last_seen": "2026-11-20",
+            "known": bool(i % 2),
+            "registry_id": f"R{i}" if i % 2 else None,
+            "lat": 42.36 + 0.004 * (i % 4),
+            "lon": -71.06 + 0.005 * (i // 4),
+        }
+        for i in range(12)
+    ]
+
+
+def _mercator_tile(lon: float, lat: float, z: int) -> tuple[float, float]:
+    n = 2**z
+    x = (lon + 180.0) / 360.0 * n
+    y = (1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n
+    return x, y
+
+
+def _write_bundle(publish: Path, day: str, sites: list[dict], maxzoom: int = 14) -> None:
+    """A minimal nav bundle per contract §3 (PMTiles of MVT, manifest) plus latest.json."""
+    nav = publish / day / "nav"
+    nav.mkdir(parents=True)
+    tiles: dict[tuple[int, int, int], list[dict]] = {}
+    for z in range(maxzoom + 1):
+        for site in sites:
+            x, y = _mercator_tile(site["lon"], site["lat"], z)
+            props = {k: v for k, v in site.items() if k not in ("lat", "lon") and v is not None}
+            point = f"POINT ({int((x - int(x)) * 4096)} {int((y - int(y)) * 4096)})"
+            tiles.setdefault((z, int(x), int(y)), []).append(
+                {"geometry": point, "properties": props}
+            )
+    archive = nav / "charge_sites.pmtiles"
+    lons = [s["lon"] for s in sites]
+    lats = [s["lat"] for s in sites]
+    with archive.open("wb") as f:
+        writer = Writer(f)
+        for key in sorted(tiles, key=lambda k: zxy_to_tileid(*k)):
+            mvt = mapbox_vector_tile.encode(
+                [{"name": "sites", "features": tiles[key]}],
+                default_options={"y_coord_down": True},
+            )
+            writer.write_tile(zxy_to_tileid(*key), gzip.compress(mvt, mtime=0))
+        writer.finalize(
+            {
+                "tile_type": TileType.MVT,
+                "tile_compression": Compression.GZIP,
+                "min_lon_e7": int(min(lons) * 1e7),
+                "min_lat_e7": int(min(lats) * 1e7),
+                "max_lon_e7": int(max(lons) * 1e7),
+                "max_lat_e7": int(max(lats) * 1e7),
+                "center_zoom": 13,
+                "center_lon_e7": int(sum(lons) / len(lons) * 1e7),
+                "center_lat_e7": int(sum(lats) / len(lats) * 1e7),
+            },
+            {"vector_layers": [{"id": "sites", "fields": {}}]},
+        )
+    manifest = {
+        "version": 1,
+        "date": day,
+        "site_count": len(sites),
+        "files": [{"name": archive.name, "bytes": archive.stat().st_size, "sha256": ""}],
+    }
+    (nav / "manifest.json").write_text(json.dumps(manifest))
+    (publish / "latest.json").write_text(json.dumps({"date": day}))
+
+
+@pytest.fixture(scope="module")
+def publish_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A publish folder holding one day (2026-11-24) with the twelve sites of :func:`_sites`."""
+    root = tmp_path_factory.mktemp("publish")
+    _write_bundle(root, DAY, _sites())
+    return root
+
+
+@pytest.fixture(scope="module")
+def base_url(publish_dir: Path):
+    """The viewer server over ``publish_dir`` on a free loopback port."""
+    server = make_server(publish_dir, port=0)
+    serve_in_thread(server)
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+# --------------------------------------------------------------------------------------------
+# pure: range parsing
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("header", "size", "expected"),
+    [
+        ("bytes=0-16383", 16384, (0, 16383)),
+        ("bytes=0-16383", 6000, (0, 5999)),  # PMTiles' first read on a small archive: clamped
+        ("bytes=127-200", 6000, (127, 200)),
+        ("bytes=5990-", 6000, (5990, 5999)),
+        ("bytes=-100", 6000, (5900, 5999)),
+        ("bytes=-10000", 6000, (0, 5999)),
+        ("bytes=6000-6001", 6000, "unsatisfiable"),
+        ("bytes=-0", 6000, "unsatisfiable"),
+        ("bytes=10-5", 6000, None),  # invalid: ignored, whole file
+        ("bytes=0-1, 4-5", 6000, None),  # several ranges: not honoured, whole file
+        ("items=0-1", 6000, None),
+        ("", 6000, None),
+    ],
+)
+def test_parse_range(header: str, size: int, expected: object) -> None:
+    assert parse_range(header, size) == expected
+
+
+def test_latest_day(tmp_path: Path) -> None:
+    assert latest_day(tmp_path) is None
+    (tmp_path / "latest.json").write_text('{"date": "2026-11-24", "version": 3}')
+    assert latest_day(tmp_path) == "2026-11-24"
+
+
+# --------------------------------------------------------------------------------------------
+# the server, over real HTTP
+# --------------------------------------------------------------------------------------------
+@pytest.mark.integration
+def test_server_serves_ranges_of_the_archive(base_url: str, publish_dir: Path) -> None:
+    """Byte ranges of the PMTiles archive come back as 206 with exact bytes and Content-Range."""
+    path = f"{DAY}/nav/charge_sites.pmtiles"
+    data = (publish_dir / path).read_bytes()
+    size = len(data)
+
+    status, headers, body = _get(f"{base_url}/publish/{path}", {"Range": "bytes=0-126"})
+    assert (status, body) == (206, data[:127])
+    assert body[:7] == b"PMTiles"
+    assert headers["Content-Range"] == f"bytes 0-126/{size}"
+    assert headers["Accept-Ranges"] == "bytes"
+    assert headers["ETag"].startswith('"')  # strong: the PMTiles reader ignores weak ones
+
+    status, headers, body = _get(f"{base_url}/publish/{path}", {"Range": "bytes=0-16383"})
+    assert (status, body) == (206, data)  # clamped to the file, as the reader expects
+    assert headers["Content-Range"] == f"bytes 0-{size - 1}/{size}"
+
+    status, _, body = _get(f"{base_url}/publish/{path}", {"Range": "bytes=-5"})
+    assert (status, body) == (206, data[-5:])
+
+    status, headers, body = _get(f"{base_url}/publish/{path}", {"Range": f"bytes={size}-"})
+    assert (status, body, headers["Content-Range"]) == (416, b"", f"bytes */{size}")
+
+    status, headers, body = _get(f"{base_url}/publish/{path}")
+    assert (status, body, headers["Content-Length"]) == (200, data, str(size))
+
+
+@pytest.mark.integration
+def test_server_serves_viewer_and_publish_tree_only(base_url: str) -> None:
+    status, headers, body = _get(f"{base_url}/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert b"vendor/maplibre-gl.js" in body and b"vendor/pmtiles.js" in body
+    for asset in ("vendor/maplibre-gl.js", "vendor/pmtiles.js", "viewer.js", "viewer.css"):
+        assert _get(f"{base_url}/{asset}")[0] == 200, asset
+    status, _, body = _get(f"{base_url}/publish/latest.json")
+    assert (status, json.loads(body)["date"]) == (200, DAY)
+    # nothing outside the two roots, no npm bookkeeping
+    assert _get(f"{base_url}/publish/../../etc/passwd")[0] == 404
+    assert _get(f"{base_url}/publish/%2e%2e/%2e%2e/etc/passwd")[0] == 404
+    assert _get(f"{base_url}/package.json")[0] == 404
+    assert _get(f"{base_url}/publish/{DAY}/nope.json")[0] == 404
+
+
+# --------------------------------------------------------------------------------------------
+# the CLI
+# --------------------------------------------------------------------------------------------
+def _view_args(**kw: object) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers())
+    argv = ["view", "--no-browser"]
+    for key, value in kw.items():
+        argv += [f"--{key}", str(value)]
+    return parser.parse_args(argv)
+
+
+def test_cli_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.run(_view_args(publish=tmp_path / "missing")) == 2
+    assert "publish folder not found" in capsys.readouterr().err
+    assert cli.run(_view_args(publish=tmp_path)) == 2
+    assert "latest.json missing" in capsys.readouterr().err
+    assert cli.run(_view_args(publish=tmp_path, day="24/11/2026")) == 2
+    assert "YYYY-MM-DD" in capsys.readouterr().err
+    assert cli.run(_view_args(publish=tmp_path, day=DAY)) == 2
+    assert "no nav bundle" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_cli_serves_until_stopped(publish_dir: Path) -> None:
+    """``python -m pipelines.view`` prints the URL of latest.json's day and serves it."""
+    argv = ["--publish", str(publish_dir), "--port", "0", "--no-browser"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.view", *argv],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        line = proc.stdout.readline()
+        url = line.split()[1]
+        assert url.startswith("http://127.0.0.1:") and url.endswith(f"/?day={DAY}")
+        assert _get(url)[0] == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+# --------------------------------------------------------------------------------------------
+# a real browser
+# --------------------------------------------------------------------------------------------
+def _find_chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Chromium:
+    """Headless Chromium driven over the DevTools protocol (websockets ships with Prefect)."""
+
+    def __init__(self, binary: str, profile: Path, size: tuple[int, int] = (900, 700)) -> None:
+        self.port = _free_port()
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "--headless",
+                "--no-sandbox",  # we run as root in CI
+                "--use-angle=swiftshader",  # software WebGL: no GPU here
+                "--enable-unsafe-swiftshader",
+                "--no-first-run",
+                "--disable-extensions",
+                f"--window-size={size[0]},{size[1]}",
+                f"--remote-debugging-port={self.port}",
+                f"--user-data-dir={profile}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self._id = 0
+
+    def __enter__(self) -> _Chromium:
+        from websockets.sync.client import connect
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json", timeout=2) as r:
+                    pages = [t for t in json.load(r) if t["type"] == "page"]
+                if pages:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("chromium did not open its DevTools port within 30 s")
+            time.sleep(0.2)
+        self.ws = connect(pages[0]["webSocketDebuggerUrl"], max_size=64 << 20)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.ws.close()
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+    def call(self, method: str, **params: object) -> dict:
+        self._id += 1
+        self.ws.send(json.dumps({"id": self._id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.ws.recv(timeout=30))
+            if message.get("id") == self._id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message["result"]
+
+    def evaluate(self, expression: str) -> object:
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result["result"].get("value")
+
+
+def _count_colour(png: bytes, rgb: tuple[int, int, int], tolerance: int = 12) -> int:
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    pixels = image.load()
+    width, height = image.size
+    return sum(
+        1
+        for y in range(height)
+        for x in range(width)
+        if all(abs(c - e) <= tolerance for c, e in zip(pixels[x, y], rgb, strict=True))
+    )
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_viewer_shows_the_sites_in_chromium(base_url: str, tmp_path: Path) -> None:
+    """All 12 sites render; the screenshot holds DC, AC and mixed coloured dots on the map.
+
+    The panel's legend holds one small dot of each colour (~100 px), so the map must add many
+    more pixels of each colour than that.
+    """
+    binary = _find_chromium()
+    if binary is None:
+        pytest.skip("no Chromium found (install it: apt-get install -y chromium)")
+    with _Chromium(binary, tmp_path / "profile") as browser:
+        browser.call("Page.navigate", url=f"{base_url}/?day={DAY}")
+        deadline = time.monotonic() + 60
+        state: dict = {}
+        while time.monotonic() < deadline:
+            state = json.loads(browser.evaluate("JSON.stringify(window.viewerState || {})") or "{}")
+            if state.get("status") in ("ready", "error"):
+                break
+            time.sleep(0.25)
+        assert state.get("status") == "ready", state
+        assert state["day"] == DAY and state["layers"] == ["sites"]
+        assert state["rendered"] == 12
+        png = base64.b64decode(browser.call("Page.captureScreenshot", format="png")["data"])
+    out = Path(os.environ.get("CHARGEPOINTS_VIEW_SCREENSHOT", tmp_path / "viewer.png"))
+    out.write_bytes(png)
+    legend_only = 150
+    for power_class, rgb in COLORS.items():
+        assert _count_colour(png, rgb) > legend_only + 200, (power_class, out)
