@@ -121,6 +121,15 @@ class RegistryParams:
 
 
 @dataclass(frozen=True)
+class RetentionParams:
+    #: raw landing folders, and the rejected rows' text in quarantine, are kept this many days
+    raw_days: int = 30
+    #: lake session partitions, dedup keys and per-day work files are kept this many days
+    #: (at least the window: the daily run clusters over it)
+    lake_days: int = 180
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the daily run needs besides the folders and the date."""
 
@@ -131,6 +140,7 @@ class Settings:
     classify: ClassifyParams = field(default_factory=ClassifyParams)
     lifecycle: LifecycleParams = field(default_factory=LifecycleParams)
     registry: RegistryParams = field(default_factory=RegistryParams)
+    retention: RetentionParams = field(default_factory=RetentionParams)
     #: "sequential" | "dask" (prefect-dask DaskTaskRunner on a LocalCluster or `dask_address`)
     task_runner: str = "sequential"
     dask_address: str | None = None

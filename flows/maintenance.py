@@ -1,0 +1,64 @@
+"""Operator flows around the daily run: a backfill over a date range, and retention."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+
+from flows.daily import charge_sites_daily, resolve_day
+from pipelines.config import Paths, Settings
+from pipelines.lake import lake_lock
+from pipelines.retention import apply_retention
+
+
+@flow(name="charge-sites-backfill")
+def charge_sites_backfill(
+    start: str,
+    end: str,
+    landing: str | None = None,
+    lake: str | None = None,
+    publish: str | None = None,
+    registry: str | None = None,
+) -> list[dict[str, Any]]:
+    """Run the daily flow for every date from ``start`` to ``end``, in order, one at a time."""
+    first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    if last < first:
+        raise ValueError(f"backfill end {end} is before its start {start}")
+    reports = []
+    for n in range((last - first).days + 1):
+        day = (first + dt.timedelta(days=n)).isoformat()
+        reports.append(
+            charge_sites_daily(
+                date=day, landing=landing, lake=lake, publish=publish, registry=registry
+            )
+        )
+        get_run_logger().info("backfilled %s (%d/%d)", day, n + 1, (last - first).days + 1)
+    return reports
+
+
+@task(name="apply-retention", retries=2, retry_delay_seconds=[1, 5])
+def retention_task(landing: str, lake: str, day: str, settings: Settings) -> dict[str, Any]:
+    with lake_lock(lake):
+        result = apply_retention(landing, lake, day, settings.retention, settings.window_days)
+    return result.__dict__
+
+
+@flow(name="charge-sites-retention")
+def charge_sites_retention(
+    date: str | None = None, landing: str | None = None, lake: str | None = None
+) -> dict[str, Any]:
+    """Delete raw data and lake partitions older than the configured retention (see docs)."""
+    day = resolve_day(date)
+    paths = Paths.from_env(landing=landing, lake=lake)
+    result = retention_task(paths.landing, paths.lake, day, Settings.load())
+    get_run_logger().info(
+        "retention as of %s: %d landing days deleted, %d quarantine files redacted, "
+        "%d lake paths deleted",
+        day,
+        len(result["landing_days_deleted"]),
+        len(result["quarantine_redacted"]),
+        len(result["lake_paths_deleted"]),
+    )
+    return result
