@@ -1,0 +1,383 @@
+"""The clustering kernel: weighted DBSCAN on unit vectors, partitioned by coarse H3 cell.
+
+Points are 3-D unit vectors (:func:`geo.distance.unit_vectors`) with weights (sessions per
+micro-point). DBSCAN runs with a Euclidean KD-tree and ``eps`` converted to a chord, which is
+exactly "within ``eps_m`` metres along the great circle" with no lat/lon order to get wrong and
+no seam at the antimeridian.
+
+Semantics are scikit-learn's ``DBSCAN(eps=chord, min_samples=m).fit(xyz, sample_weight=w)``:
+
+* a point is *core* when the weights of the points within ``eps`` (itself included) sum to
+  at least ``min_samples``;
+* clusters are the connected components of core points within ``eps`` of each other;
+* a non-core point within ``eps`` of a core point is a *border* point. scikit-learn gives it to
+  whichever cluster its expansion reaches first (an order artefact); here it goes to the cluster
+  of its **nearest** core point, ties to the smaller point id, so the answer does not depend on
+  the order of the input or on the partitioning;
+* everything else is noise, ``-1``.
+
+Partitioning (for memory, incremental runs and scale-out): every point is *owned* by the
+partition of its micro cell's parent at ``partition_res``. A partition also receives a *halo*:
+the points of neighbouring partitions within ``2 * eps`` of its own. With that halo, every owned
+point's core status and nearest core point are exact, and every core-core link has an owned end
+in some partition. Each partition is clustered independently (:func:`cluster_partition`, a pure
+function: map it over partitions with any executor, e.g. Dask); :func:`stitch` joins local
+clusters that share a core point, giving exactly the labels of :func:`dbscan_weighted` on all
+points at once.
+
+Halo membership uses H3 only: the ``k = 1`` disk around a point's ancestor cell at a resolution
+whose cells are at least twice ``2 * eps`` across (:func:`halo_resolution`). Two points within
+``2 * eps`` have ancestors at most one grid step apart there (tested on random pairs worldwide).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import h3
+import numpy as np
+import numpy.typing as npt
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from geo.distance import chord_from_m, unit_vectors_to_latlng
+from geo.h3cells import cell_to_parent, grid_disk_parents, latlng_to_cells
+
+__all__ = [
+    "Partition",
+    "PartitionResult",
+    "batch_partitions",
+    "cluster_centroids",
+    "cluster_partition",
+    "cluster_partitions",
+    "cluster_points",
+    "dbscan_weighted",
+    "halo_resolution",
+    "order_labels",
+    "split_partitions",
+    "stitch",
+]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+# --------------------------------------------------------------------------------------------
+# The kernel
+# --------------------------------------------------------------------------------------------
+def dbscan_weighted(
+    xyz: npt.ArrayLike,
+    weights: npt.ArrayLike,
+    eps_m: float,
+    min_samples: float,
+    ids: npt.ArrayLike | None = None,
+) -> tuple[IntArray, BoolArray]:
+    """Weighted DBSCAN of unit vectors, border points to their nearest core point.
+
+    Parameters
+    ----------
+    xyz : array_like, shape (n, 3)
+        Unit vectors.
+    weights : array_like, shape (n,)
+        Point weights (e.g. sessions per micro-point), >= 0.
+    eps_m : float
+        Neighbourhood radius in metres along the great circle (inclusive, as scikit-learn).
+    min_samples : float
+        Minimum summed weight within ``eps`` (the point itself included) of a core point.
+    ids : array_like of int, optional
+        Stable point ids used to break ties between equidistant core points (default: position).
+
+    Returns
+    -------
+    labels : int64 array
+        Cluster of each point, ``0..k-1`` numbered by each cluster's smallest point id;
+        ``-1`` for noise.
+    core : bool array
+        Whether each point is a core point.
+
+    Examples
+    --------
+    Five sessions in one cell and one 20 m away form a cluster; a point 200 m away is noise.
+
+    >>> from geo.distance import unit_vectors
+    >>> xyz = unit_vectors([35.0, 35.0 + 20 / 111_195, 35.0 + 200 / 111_195], [139.0] * 3)
+    >>> dbscan_weighted(xyz, [5, 1, 1], eps_m=25, min_samples=3)
+    (array([ 0,  0, -1]), array([ True,  True, False]))
+    """
+    v = np.ascontiguousarray(xyz, dtype=np.float64).reshape(-1, 3)
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    n = v.shape[0]
+    pid = np.arange(n, dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
+    if n == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=bool)
+    pairs = cKDTree(v).query_pairs(float(chord_from_m(eps_m)), output_type="ndarray")
+    i, j = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+    reach = w + np.bincount(i, w[j], minlength=n) + np.bincount(j, w[i], minlength=n)
+    core = reach >= min_samples
+
+    labels = np.full(n, -1, dtype=np.int64)
+    both = core[i] & core[j]
+    graph = coo_matrix((np.ones(int(both.sum()), dtype=np.int8), (i[both], j[both])), (n, n))
+    _, comp = connected_components(graph, directed=False)
+    labels[core] = comp[core]
+
+    # border points: the cluster of the nearest core neighbour, ties to the smaller id
+    b_of_j = core[i] & ~core[j]
+    b_of_i = core[j] & ~core[i]
+    border = np.concatenate([j[b_of_j], i[b_of_i]])
+    if border.size:
+        anchor = np.concatenate([i[b_of_j], j[b_of_i]])
+        dist = np.linalg.norm(v[border] - v[anchor], axis=1)
+        order = np.lexsort((pid[anchor], dist, border))
+        border, anchor = border[order], anchor[order]
+        first = np.r_[True, border[1:] != border[:-1]]
+        labels[border[first]] = labels[anchor[first]]
+    return _renumber_by_min_id(labels, pid), core
+
+
+def _renumber_by_min_id(labels: IntArray, pid: IntArray) -> IntArray:
+    """Renumber clusters ``0..k-1`` in the order of their smallest point id (noise stays -1)."""
+    member = labels >= 0
+    if not member.any():
+        return labels
+    lab = labels[member]
+    uniq, inverse = np.unique(lab, return_inverse=True)
+    min_id = np.full(uniq.size, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(min_id, inverse, pid[member])
+    rank = np.empty(uniq.size, dtype=np.int64)
+    rank[np.argsort(min_id, kind="stable")] = np.arange(uniq.size)
+    out = labels.copy()
+    out[member] = rank[inverse]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Partitions
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Partition:
+    """The points one partition clusters: its own plus its halo.
+
+    ``key`` is the coarse H3 cell; ``ids`` are global point ids (ascending); ``owned`` marks the
+    partition's own points (the rest is halo).
+    """
+
+    key: int
+    ids: IntArray
+    xyz: FloatArray
+    weights: FloatArray
+    owned: BoolArray
+
+
+@dataclass(frozen=True)
+class PartitionResult:
+    """One partition's answer: owned points and the halo's core points, with local labels."""
+
+    key: int
+    ids: IntArray
+    labels: IntArray
+    core: BoolArray
+    owned: BoolArray
+
+
+def halo_resolution(eps_m: float) -> int:
+    """Finest H3 resolution whose average edge is at least ``4 * eps_m`` (twice the halo reach).
+
+    >>> halo_resolution(25.0)
+    9
+    """
+    for res in range(15, -1, -1):
+        if h3.average_hexagon_edge_length(res, "m") >= 4.0 * eps_m:
+            return res
+    return 0
+
+
+def split_partitions(
+    xyz: npt.ArrayLike,
+    weights: npt.ArrayLike,
+    cells: npt.ArrayLike,
+    eps_m: float,
+    partition_res: int,
+    only: Iterable[int] | None = None,
+) -> list[Partition]:
+    """Split points into partitions by the parent of their cell at ``partition_res``, with halos.
+
+    Parameters
+    ----------
+    xyz, weights
+        Points (unit vectors) and weights.
+    cells : array_like of uint64
+        Each point's (micro) H3 cell, at a resolution finer than ``partition_res`` and the halo's.
+    eps_m, partition_res
+        DBSCAN radius (sets the halo) and the partitions' H3 resolution.
+    only : iterable of int, optional
+        Build only these partitions (incremental runs re-cluster what changed).
+
+    Returns
+    -------
+    list of Partition, ordered by key.
+    """
+    v = np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    c = np.asarray(cells, dtype=np.uint64).ravel()
+    if c.size == 0:
+        return []
+    owner = cell_to_parent(c, partition_res)
+    hres = max(min(halo_resolution(eps_m), 15), partition_res)
+    point, part = grid_disk_parents(cell_to_parent(c, hres), 1, partition_res)
+    if only is not None:
+        wanted = np.unique(np.fromiter(only, dtype=np.uint64))
+        keep = np.isin(part, wanted)
+        point, part = point[keep], part[keep]
+    order = np.lexsort((point, part))
+    point, part = point[order], part[order]
+    starts = np.flatnonzero(np.r_[True, part[1:] != part[:-1]])
+    bounds = np.r_[starts, part.size]
+    out = []
+    for a, b in itertools.pairwise(bounds):
+        p, key = point[a:b], part[a]
+        owned = owner[p] == key
+        if owned.any():
+            out.append(Partition(int(key), p, v[p], w[p], owned))
+    return out
+
+
+def cluster_partition(part: Partition, eps_m: float, min_samples: float) -> PartitionResult:
+    """Cluster one partition (pure: arrays in, arrays out; safe to run on any worker)."""
+    labels, core = dbscan_weighted(part.xyz, part.weights, eps_m, min_samples, ids=part.ids)
+    keep = part.owned | (core & (labels >= 0))
+    return PartitionResult(part.key, part.ids[keep], labels[keep], core[keep], part.owned[keep])
+
+
+def cluster_partitions(
+    parts: Sequence[Partition], eps_m: float, min_samples: float
+) -> list[PartitionResult]:
+    """:func:`cluster_partition` over a batch (one task per batch keeps scheduling cheap)."""
+    return [cluster_partition(p, eps_m, min_samples) for p in parts]
+
+
+def batch_partitions(parts: Sequence[Partition], target_points: int) -> list[list[Partition]]:
+    """Group consecutive partitions into batches of about ``target_points`` points each."""
+    batches: list[list[Partition]] = []
+    size = 0
+    for p in parts:
+        if not batches or size >= target_points:
+            batches.append([])
+            size = 0
+        batches[-1].append(p)
+        size += p.ids.size
+    return batches
+
+
+def stitch(results: Iterable[PartitionResult], n_points: int) -> IntArray:
+    """Join partition results into global labels (``0..k-1`` by smallest point id; -1 noise).
+
+    Local clusters that share a core point are the same global cluster; each point takes the
+    label its owning partition gave it. Points in no result stay -1.
+    """
+    res = list(results)
+    ids = np.concatenate([r.ids for r in res]) if res else np.empty(0, np.int64)
+    labels = np.concatenate([r.labels for r in res]) if res else np.empty(0, np.int64)
+    core = np.concatenate([r.core for r in res]) if res else np.empty(0, bool)
+    owned = np.concatenate([r.owned for r in res]) if res else np.empty(0, bool)
+    part = np.repeat(np.arange(len(res)), [r.ids.size for r in res])
+    out = np.full(n_points, -1, dtype=np.int64)
+    member = labels >= 0
+    if not member.any():
+        return out
+    # nodes: (partition, local label) pairs
+    node_key = np.stack([part[member], labels[member]], axis=1)
+    nodes, node = np.unique(node_key, axis=0, return_inverse=True)
+    node = node.ravel()
+    m_ids, m_core = ids[member], core[member]
+    # link nodes that hold the same core point
+    cid, cnode = m_ids[m_core], node[m_core]
+    order = np.lexsort((cnode, cid))
+    cid, cnode = cid[order], cnode[order]
+    same = cid[1:] == cid[:-1]
+    graph = coo_matrix(
+        (np.ones(int(same.sum()), np.int8), (cnode[:-1][same], cnode[1:][same])),
+        (nodes.shape[0], nodes.shape[0]),
+    )
+    _, comp = connected_components(graph, directed=False)
+    m_owned = owned[member]
+    out[m_ids[m_owned]] = comp[node[m_owned]]
+    return _renumber_by_min_id(out, np.arange(n_points, dtype=np.int64))
+
+
+def cluster_points(
+    xyz: npt.ArrayLike,
+    weights: npt.ArrayLike,
+    cells: npt.ArrayLike | None,
+    eps_m: float,
+    min_samples: float,
+    partition_res: int | None = 5,
+    mapper: Callable[..., Iterable[PartitionResult]] = map,
+) -> IntArray:
+    """Weighted DBSCAN of all points, partitioned by coarse cell when ``partition_res`` is set.
+
+    ``mapper(func, partitions)`` runs the partitions (default: the builtin ``map``); any
+    ``Executor.map`` or a Dask client's ``map`` + ``gather`` wrapper works. The result equals
+    :func:`dbscan_weighted` on all points at once.
+    """
+    v = np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
+    if partition_res is None or cells is None:
+        return dbscan_weighted(v, weights, eps_m, min_samples)[0]
+    parts = split_partitions(v, weights, cells, eps_m, partition_res)
+
+    def run(p: Partition) -> PartitionResult:
+        return cluster_partition(p, eps_m, min_samples)
+
+    return stitch(mapper(run, parts), v.shape[0])
+
+
+# --------------------------------------------------------------------------------------------
+# Centroids and stable label order
+# --------------------------------------------------------------------------------------------
+def cluster_centroids(
+    vectors: npt.ArrayLike, labels: npt.ArrayLike, n_clusters: int | None = None
+) -> tuple[FloatArray, FloatArray]:
+    """Centroid ``(lat, lon)`` of each cluster: the direction of the sum of its vectors.
+
+    Pass sums of unit vectors (or weighted unit vectors) per point; noise (-1) is ignored.
+    """
+    v = np.asarray(vectors, dtype=np.float64).reshape(-1, 3)
+    lab = np.asarray(labels, dtype=np.int64)
+    k = int(lab.max(initial=-1)) + 1 if n_clusters is None else n_clusters
+    m = lab >= 0
+    sums = np.stack([np.bincount(lab[m], v[m, d], minlength=k) for d in range(3)], axis=1)
+    return unit_vectors_to_latlng(sums)
+
+
+def order_labels(
+    labels: npt.ArrayLike, lat: npt.ArrayLike, lon: npt.ArrayLike
+) -> tuple[IntArray, IntArray]:
+    """Renumber clusters by their centroid's H3 res-15 cell (then lat, lon): stable labels.
+
+    Parameters
+    ----------
+    labels : int array
+        Labels ``0..k-1`` (-1 noise).
+    lat, lon : float arrays of length k
+        Each cluster's centroid.
+
+    Returns
+    -------
+    new_labels : int64 array
+        ``labels`` renumbered.
+    order : int64 array
+        ``order[new] = old``: reorders per-cluster arrays.
+    """
+    la, lo = np.asarray(lat, np.float64), np.asarray(lon, np.float64)
+    lab = np.asarray(labels, dtype=np.int64)
+    if la.size == 0:
+        return lab.copy(), np.empty(0, dtype=np.int64)
+    key = latlng_to_cells(la, lo, 15)
+    order = np.lexsort((lo, la, key)).astype(np.int64)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return np.where(lab >= 0, rank[np.maximum(lab, 0)], -1), order

@@ -1,0 +1,86 @@
+"""find_sites: the reference path, on small hand-made windows with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.config import ClusterParams
+from pipelines.schema import SITE_CORE_COLUMNS
+from pipelines.sites import find_sites
+
+M_PER_DEG_LAT = 111_195.08  # metres per degree of latitude on the 6_371_008.8 m sphere
+
+
+def _sessions(rows: list[tuple]) -> pd.DataFrame:
+    """rows: (vehicle, day 'YYYY-MM-DD', lat, lon, max_power_kw, gps_accuracy_m)."""
+    v, d, lat, lon, p, acc = zip(*rows, strict=True)
+    return pd.DataFrame(
+        {
+            "vehicle": list(v),
+            "plug_in_utc": pd.to_datetime([f"{x}T10:00:00Z" for x in d], utc=True),
+            "lat": np.array(lat, float),
+            "lon": np.array(lon, float),
+            "max_power_kw": np.array(p, np.float32),
+            "gps_accuracy_m": np.array(acc, np.float32),
+        }
+    )
+
+
+@pytest.fixture
+def two_sites_and_noise() -> pd.DataFrame:
+    """A DC station at (35, 139): 6 sessions of 3 vehicles within 10 m, 5 DC (50 kW) and one of
+    unknown power; an AC site 1 km north: 4 sessions, 2 vehicles, 7 kW; one lone session 5 km
+    away (noise); one session at the DC station with 500 m GPS accuracy (unusable: -1).
+
+    Expected: 2 sites; site at 35.0 is 'dc' (5 of 5 known are DC), 6 sessions, 3 vehicles,
+    first 2026-11-01, last 2026-11-06; the other 'ac', 4 sessions, 2 vehicles, max 7 kW.
+    """
+    d = 1 / M_PER_DEG_LAT
+    rows = [
+        ("a", "2026-11-01", 35.0, 139.0, 50.0, 5.0),
+        ("b", "2026-11-02", 35.0 + 5 * d, 139.0, 50.0, 5.0),
+        ("c", "2026-11-03", 35.0 - 5 * d, 139.0, 50.0, 5.0),
+        ("a", "2026-11-04", 35.0 + 10 * d, 139.0, 50.0, 5.0),
+        ("b", "2026-11-05", 35.0, 139.0, 50.0, 5.0),
+        ("c", "2026-11-06", 35.0, 139.0, np.nan, np.nan),
+        ("a", "2026-11-06", 35.0, 139.0, 150.0, 500.0),
+        ("d", "2026-11-02", 35.009, 139.0, 7.0, 5.0),
+        ("d", "2026-11-03", 35.009, 139.0, 7.0, 5.0),
+        ("e", "2026-11-04", 35.009 + 3 * d, 139.0, 7.0, 5.0),
+        ("e", "2026-11-05", 35.009, 139.0, 7.0, 5.0),
+        ("f", "2026-11-05", 35.05, 139.0, 7.0, 5.0),
+    ]
+    return _sessions(rows)
+
+
+def test_find_sites_two_sites(two_sites_and_noise: pd.DataFrame) -> None:
+    sites, labels = find_sites(two_sites_and_noise, ClusterParams())
+    assert list(sites.columns) == list(SITE_CORE_COLUMNS)
+    assert sites["cluster"].tolist() == [0, 1]
+    dc = sites.loc[sites["lat"].sub(35.0).abs() < 1e-3].iloc[0]
+    ac = sites.loc[sites["lat"].sub(35.009).abs() < 1e-3].iloc[0]
+    assert (dc.sessions, dc.vehicles, dc.power_class) == (6, 3, "dc")
+    assert (dc.first_seen, dc.last_seen, dc.max_power_kw) == ("2026-11-01", "2026-11-06", 50.0)
+    assert (ac.sessions, ac.vehicles, ac.power_class, ac.max_power_kw) == (4, 2, "ac", 7.0)
+    assert labels.dtype == np.int64 and labels.shape == (12,)
+    assert (labels[:6] == dc.cluster).all() and (labels[7:11] == ac.cluster).all()
+    assert labels[6] == -1 and labels[11] == -1
+
+
+def test_find_sites_deterministic_labels(two_sites_and_noise: pd.DataFrame) -> None:
+    """Shuffling the input rows gives the same sites and the same label per session."""
+    a, la = find_sites(two_sites_and_noise, ClusterParams())
+    perm = np.random.default_rng(3).permutation(len(two_sites_and_noise))
+    b, lb = find_sites(two_sites_and_noise.iloc[perm].reset_index(drop=True), ClusterParams())
+    pd.testing.assert_frame_equal(a, b)
+    np.testing.assert_array_equal(la[perm], lb)
+
+
+def test_find_sites_empty() -> None:
+    sites, labels = find_sites(
+        _sessions([("a", "2026-11-01", 35.0, 139.0, 7.0, 5.0)]), ClusterParams()
+    )
+    assert sites.empty and list(sites.columns) == list(SITE_CORE_COLUMNS)
+    assert labels.tolist() == [-1]
