@@ -1,0 +1,133 @@
+"""Where published files go: a local folder or any fsspec URL (``s3://bucket/prefix``).
+
+Readers must never see a half-written day. Two strategies, one interface:
+
+* **local folder** – the day is written into a hidden staging folder beside it and moved in place
+  with :func:`os.replace` (a re-published day swaps the old folder out first); ``latest.json`` is
+  written to a temporary file and renamed over the old one.
+* **object storage** – each object ``PUT`` is atomic on its own, so the day's objects are written
+  in the order given: data first, then the manifest and its signature, and only then – by the
+  caller – ``latest.json``. A reader who follows ``latest.json`` therefore finds every file the
+  manifest names.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+__all__ = ["DAY_PATTERN", "PublishTarget"]
+
+DAY_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class PublishTarget:
+    """A publish root opened through fsspec.
+
+    Parameters
+    ----------
+    root : str
+        Local path or URL of the publish root.
+    storage_options : dict, optional
+        fsspec options (e.g. ``{"endpoint_url": ..., "key": ..., "secret": ...}`` for S3).
+    """
+
+    def __init__(self, root: str, storage_options: Mapping[str, Any] | None = None) -> None:
+        self.url = str(root)
+        self.fs, path = fsspec.core.url_to_fs(self.url, **dict(storage_options or {}))
+        self.local = isinstance(self.fs, LocalFileSystem)
+        self.root = path.rstrip("/")
+        if self.local:
+            os.makedirs(self.root, exist_ok=True)
+
+    def path(self, relpath: str) -> str:
+        """Full fsspec path of ``relpath`` under the root."""
+        return f"{self.root}/{relpath}"
+
+    def read_bytes(self, relpath: str) -> bytes | None:
+        """The object's bytes, or ``None`` if it does not exist."""
+        try:
+            return self.fs.cat_file(self.path(relpath))
+        except (FileNotFoundError, IsADirectoryError):
+            return None
+
+    def days(self, *, complete_marker: str) -> list[str]:
+        """Published day folders (YYYY-MM-DD) holding ``complete_marker``, ascending."""
+        try:
+            entries = self.fs.ls(self.root, detail=False)
+        except FileNotFoundError:
+            return []
+        names = sorted({e.rstrip("/").rsplit("/", 1)[-1] for e in entries})
+        return [
+            d
+            for d in names
+            if DAY_PATTERN.match(d) and self.fs.exists(self.path(f"{d}/{complete_marker}"))
+        ]
+
+    def put_day(self, day: str, files: Mapping[str, bytes]) -> None:
+        """Publish the folder ``<root>/<day>/`` with exactly ``files`` (relative path -> bytes).
+
+        On object storage the files are written in the mapping's order, so put data first and
+        the manifest last.
+        """
+        if not DAY_PATTERN.match(day):
+            raise ValueError(f"not a YYYY-MM-DD day: {day!r}")
+        if self.local:
+            self._put_day_local(day, files)
+            return
+        self.fs.invalidate_cache()
+        for relpath, data in files.items():
+            self.fs.pipe_file(self.path(f"{day}/{relpath}"), data)
+
+    def put_atomic(self, relpath: str, data: bytes) -> None:
+        """Write one file so that readers see either the old or the new bytes, never a mix."""
+        if not self.local:
+            self.fs.pipe_file(self.path(relpath), data)
+            return
+        final = self.path(relpath)
+        tmp = f"{self.root}/.{os.path.basename(relpath)}.{uuid.uuid4().hex}.tmp"
+        _write_synced(tmp, data)
+        os.replace(tmp, final)
+        _sync_dir(self.root)
+
+    def _put_day_local(self, day: str, files: Mapping[str, bytes]) -> None:
+        token = uuid.uuid4().hex
+        staging = f"{self.root}/.staging-{day}-{token}"
+        final = self.path(day)
+        try:
+            for relpath, data in files.items():
+                target = f"{staging}/{relpath}"
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                _write_synced(target, data)
+            old = None
+            if os.path.exists(final):
+                old = f"{self.root}/.replaced-{day}-{token}"
+                os.replace(final, old)
+            os.replace(staging, final)
+            _sync_dir(self.root)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_synced(path: str, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _sync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
