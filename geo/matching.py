@@ -3,7 +3,7 @@
 Used to carry site identities from one day to the next and to match sites to a registry of known
 charge points. The rule is the greedy one an analyst can check by hand: take all pairs closer than
 ``max_m``, accept the closest pair, drop both points, repeat. Ties are broken by the pair's
-indices (left first), so the result is deterministic.
+indices (left first; distances are compared to the millimetre), so the result is deterministic.
 
 It is computed without a loop over pairs: in each round every point keeps its best remaining
 candidate, and the pairs that are each other's best are accepted together. A mutually-best pair
@@ -81,18 +81,19 @@ def match_nearest(
     i = pairs["i"].astype(np.int64)
     j = pairs["j"].astype(np.int64)
     chord = pairs["v"].astype(np.float64)
-    # a total order on pairs: distance, then left index, then right index
-    order = np.lexsort((j, i, chord))
+    # a total order on pairs: distance to the millimetre (so that floating-point noise cannot
+    # decide between equally distant pairs), then left index, then right index
+    mm = np.round(m_from_chord(chord) * 1000.0)
+    order = np.lexsort((j, i, mm))
     i, j, chord = i[order], j[order], chord[order]
-    rank = np.arange(i.size)
     done_i = np.zeros(a.size, dtype=bool)
     done_j = np.zeros(b.size, dtype=bool)
     keep_i: list[np.ndarray] = []
     keep_j: list[np.ndarray] = []
     keep_c: list[np.ndarray] = []
-    while rank.size:
-        # best remaining pair of every left and every right point (pairs are in rank order)
-        pos = np.arange(rank.size)
+    while i.size:
+        # best remaining pair of every left and every right point (pairs are in order)
+        pos = np.arange(i.size)
         best_i = np.full(a.size, -1, dtype=np.int64)
         best_j = np.full(b.size, -1, dtype=np.int64)
         ui, first_i = np.unique(i, return_index=True)  # first occurrence = best pair
@@ -106,7 +107,7 @@ def match_nearest(
         done_i[i[mutual]] = True
         done_j[j[mutual]] = True
         alive = ~(done_i[i] | done_j[j])
-        i, j, chord, rank = i[alive], j[alive], chord[alive], rank[alive]
+        i, j, chord = i[alive], j[alive], chord[alive]
     left = np.concatenate(keep_i)
     right = np.concatenate(keep_j)
     dist = m_from_chord(np.concatenate(keep_c))

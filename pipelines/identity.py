@@ -177,7 +177,8 @@ def assign_identity(
     today = today[quiet_today < params.retire_days]
     carried = carried[stale_carried & (quiet_carried < params.retire_days)]
 
-    published = pd.concat([today, carried.reindex(columns=today.columns)], ignore_index=True)
+    parts = [frame for frame in (today, carried.reindex(columns=today.columns)) if len(frame)]
+    published = pd.concat(parts, ignore_index=True) if parts else today.iloc[:0].copy()
     published = published.sort_values("site_id", kind="stable").reset_index(drop=True)
     for col in ("cluster", "sessions", "vehicles"):
         published[col] = published[col].astype(np.int64)

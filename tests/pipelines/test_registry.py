@@ -1,0 +1,123 @@
+"""pipelines.registry: reading/validating the registry CSV and matching sites to it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.config import RegistryParams
+from pipelines.registry import RegistryError, match_registry, read_registry
+
+M_PER_DEG = 111_195.08
+
+
+def _write(tmp_path, text: str, name: str = "registry.csv"):
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def test_read_valid_with_bom_optional_name_and_extra_columns(tmp_path):
+    """BOM, spaces, an extra column and an empty name: 2 rows, name None for the second."""
+    path = _write(
+        tmp_path,
+        "\ufeffregistry_id, lat, lon, name, operator\n"
+        "R1, 42.1, -71.2, Mall lot, X\nR2,42.2,-71.3,,Y\n",
+    )
+    reg = read_registry(path)
+    assert reg.columns.tolist() == ["registry_id", "lat", "lon", "name"]
+    assert reg["registry_id"].tolist() == ["R1", "R2"]
+    assert reg["lat"].tolist() == [42.1, 42.2] and reg["lon"].dtype == np.float64
+    assert reg["name"].tolist() == ["Mall lot", None]
+
+
+def test_read_without_name_column_and_header_only(tmp_path):
+    """No name column -> all None; a header-only file is a valid empty registry."""
+    reg = read_registry(_write(tmp_path, "registry_id,lat,lon\nA,1,2\n"))
+    assert reg["name"].tolist() == [None]
+    assert len(read_registry(_write(tmp_path, "registry_id,lat,lon\n", "empty.csv"))) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("id,lat,lon\nA,1,2\n", "missing column(s) registry_id"),
+        ("registry_id,lat\nA,1\n", "missing column(s) lon"),
+        ("registry_id,lat,lon\nA,north,2\n", "non-numeric lat/lon on line 2"),
+        ("registry_id,lat,lon\nA,1,2\nB,91,2\n", "lat out of range -90..90 on line 3"),
+        ("registry_id,lat,lon\nA,1,200\n", "lon out of range -180..180 on line 2"),
+        ("registry_id,lat,lon\nA,1,2\nB,1,2\nA,3,4\n", "duplicate registry_id on line 4"),
+        ("registry_id,lat,lon\n,1,2\n", "empty registry_id on line 2"),
+        ("", "unreadable CSV"),
+    ],
+)
+def test_malformed_files_raise_one_line(tmp_path, text, expected):
+    """Each malformed file raises RegistryError (a ValueError) naming the problem in one line."""
+    with pytest.raises(RegistryError) as err:
+        read_registry(_write(tmp_path, text))
+    msg = str(err.value)
+    assert expected in msg and "\n" not in msg
+    assert isinstance(err.value, ValueError)
+
+
+def test_missing_and_binary_files(tmp_path):
+    """A missing file and a non-UTF-8 file give RegistryError, not a traceback-worthy error."""
+    with pytest.raises(RegistryError, match="no such file"):
+        read_registry(tmp_path / "nope.csv")
+    bad = tmp_path / "bin.csv"
+    bad.write_bytes(b"registry_id,lat,lon\n\xff\xfe\x00,1,2\n")
+    with pytest.raises(RegistryError, match="unreadable CSV"):
+        read_registry(bad)
+
+
+def _sites(north_m: list[float]) -> pd.DataFrame:
+    lat0 = 42.0
+    return pd.DataFrame(
+        {
+            "site_id": [f"s{i}" for i in range(len(north_m))],
+            "lat": lat0 + np.asarray(north_m) / M_PER_DEG,
+            "lon": np.full(len(north_m), -71.0),
+        }
+    )
+
+
+def test_match_one_to_one_nearest_first():
+    """Sites at 0, 60, 500 m; registry at 20 m (R1), 45 m (R2), 2 km (R3); reach 75 m.
+
+    Distances: R1-s0 20, R1-s1 40, R2-s0 45, R2-s1 15. Nearest first: R2-s1 (15) then R1-s0 (20).
+    Expected: s0 -> R1, s1 -> R2, s2 discovered; R3 never seen -> known 2, discovered 1, unseen 1.
+    """
+    reg = pd.DataFrame(
+        {
+            "registry_id": ["R1", "R2", "R3"],
+            "lat": 42.0 + np.array([20.0, 45.0, 2000.0]) / M_PER_DEG,
+            "lon": [-71.0] * 3,
+            "name": [None] * 3,
+        }
+    )
+    out, summary = match_registry(_sites([0.0, 60.0, 500.0]), reg, RegistryParams(match_m=75.0))
+    assert out["registry_id"].tolist() == ["R1", "R2", None]
+    assert out["known"].tolist() == [True, True, False]
+    assert summary == {"known": 2, "discovered": 1, "registry_unseen": 1}
+
+
+def test_two_sites_compete_for_one_entry():
+    """Sites at 0 and 30 m, one registry entry at 25 m: only the 30 m site (5 m) is known."""
+    reg = pd.DataFrame(
+        {"registry_id": ["R"], "lat": [42.0 + 25.0 / M_PER_DEG], "lon": [-71.0], "name": [None]}
+    )
+    out, summary = match_registry(_sites([0.0, 30.0]), reg, RegistryParams(match_m=75.0))
+    assert out["registry_id"].tolist() == [None, "R"]
+    assert summary == {"known": 1, "discovered": 1, "registry_unseen": 0}
+
+
+def test_no_registry_and_no_sites():
+    """registry None -> known False / registry_id None; no sites -> every entry unseen."""
+    out, summary = match_registry(_sites([0.0, 10.0]), None, RegistryParams())
+    assert out["known"].tolist() == [False, False] and out["registry_id"].tolist() == [None, None]
+    assert out["known"].dtype == bool
+    assert summary == {"known": 0, "discovered": 2, "registry_unseen": 0}
+    reg = pd.DataFrame({"registry_id": ["R"], "lat": [1.0], "lon": [1.0], "name": [None]})
+    _, summary = match_registry(_sites([]), reg, RegistryParams())
+    assert summary == {"known": 0, "discovered": 0, "registry_unseen": 1}
