@@ -15,7 +15,7 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: setup run test test-fast lint format bench serve clean
+.PHONY: setup browser run test test-fast lint format bench serve view clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,13 +25,21 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## the virtual environment only
 
+# The viewer test drives headless Chromium (Debian's package). Installed when missing and we may;
+# without it that one test is skipped with its reason.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } ; } || \
+	  echo "chromium not installed: the viewer screenshot test will be skipped"
+
 run: setup  ## run the daily pipeline on the bundled sample, publishing under data/publish
 	$(BIN)/chargepoints run --date $(SAMPLE_DATE) \
 	    --landing $(SAMPLE_DIR)/landing --lake data/lake --publish data/publish \
 	    --registry $(SAMPLE_DIR)/registry.csv
 	@echo "published: data/publish/$(SAMPLE_DATE)/ (latest.json -> $$(cat data/publish/latest.json))"
 
-test: setup  ## the whole suite, slow and integration tests included
+test: setup browser  ## the whole suite, slow and integration tests included
 	$(BIN)/python -m pytest -q
 
 test-fast: setup  ## unit tests only
@@ -45,6 +53,12 @@ format: setup
 
 bench: setup  ## throughput and peak memory per stage, next to the naive baseline
 	$(BIN)/python -m bench.run
+
+serve: setup  ## local Prefect server + process worker + deployments from prefect.yaml
+	bash scripts/serve.sh
+
+view: setup  ## the latest published nav bundle on a map (MapLibre GL + PMTiles, offline)
+	$(BIN)/chargepoints view --publish data/publish
 
 clean:
 	rm -rf data/lake data/publish .prefect .pytest_cache
