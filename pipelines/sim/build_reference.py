@@ -13,7 +13,7 @@ knows the quirks of the originals (see ``data/reference/SOURCE.md``):
 
 Usage::
 
-    .venv/bin/python -m pipelines.sim.build_reference --src /path/to/shared/data --out data/reference
+    .venv/bin/python -m pipelines.sim.build_reference --src ../shared/data --out data/reference
 """
 
 from __future__ import annotations
@@ -132,9 +132,15 @@ def build_profiles(src: Path) -> pd.DataFrame:
     (0 = Monday, of the local plug-in), ``start_min`` (local minute of day), ``duration_min``,
     ``energy_kwh``. Sessions without an end, with no energy or outside (1 min, 48 h) are dropped.
     """
-    frames = [_public_file(p) for p in sorted(glob.glob(str(src / "dundee-public" / "Charging*.csv")))]
-    frames += [_public_file(p) for p in sorted(glob.glob(str(src / "perth-kinross-public" / "*.csv")))]
-    frames += [_home_file(p) for p in sorted(glob.glob(str(src / "trondheim-residential" / "*.csv")))]
+    frames = [
+        _public_file(p) for p in sorted(glob.glob(str(src / "dundee-public" / "Charging*.csv")))
+    ]
+    frames += [
+        _public_file(p) for p in sorted(glob.glob(str(src / "perth-kinross-public" / "*.csv")))
+    ]
+    frames += [
+        _home_file(p) for p in sorted(glob.glob(str(src / "trondheim-residential" / "*.csv")))
+    ]
     s = pd.concat(frames, ignore_index=True)
     dur_h = (s["end"] - s["start"]).dt.total_seconds() / 3600.0
     ok = (
@@ -149,12 +155,16 @@ def build_profiles(src: Path) -> pd.DataFrame:
             "kind": s["kind"].to_numpy(),
             "source": s["source"].to_numpy(),
             "weekday": s["start"].dt.weekday.to_numpy().astype("int8"),
-            "start_min": (s["start"].dt.hour * 60 + s["start"].dt.minute).to_numpy().astype("int16"),
+            "start_min": (s["start"].dt.hour * 60 + s["start"].dt.minute)
+            .to_numpy()
+            .astype("int16"),
             "duration_min": np.round(dur_h.to_numpy() * 60.0).astype("int32"),
             "energy_kwh": np.round(s["energy_kwh"].to_numpy(), 2).astype("float32"),
         }
     )
-    return out.sort_values(["kind", "source", "weekday", "start_min", "duration_min", "energy_kwh"]).reset_index(drop=True)
+    return out.sort_values(
+        ["kind", "source", "weekday", "start_min", "duration_min", "energy_kwh"]
+    ).reset_index(drop=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,8 +178,15 @@ def main(argv: list[str] | None = None) -> int:
     stations = build_stations(src / "afdc-us-massachusetts" / "alt_fuel_stations.csv")
     stations.to_csv(out / "stations_ma.csv", index=False, lineterminator="\n")
     profiles = build_profiles(src)
-    pq.write_table(pa.Table.from_pandas(profiles, preserve_index=False), out / "session_profiles.parquet", compression="zstd")
-    print(f"{len(stations)} MA sites ({int(stations['dc'].sum())} DC); {len(profiles)} session profiles")
+    pq.write_table(
+        pa.Table.from_pandas(profiles, preserve_index=False),
+        out / "session_profiles.parquet",
+        compression="zstd",
+    )
+    print(
+        f"{len(stations)} MA sites ({int(stations['dc'].sum())} DC);",
+        f"{len(profiles)} session profiles",
+    )
     print(profiles.groupby("kind").size().to_string())
     return 0
 

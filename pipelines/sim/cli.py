@@ -40,8 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--duplicate-share", type=float, default=d.share_duplicate)
     p.add_argument("--opted-out-share", type=float, default=d.share_opted_out)
     p.add_argument("--late-share", type=float, default=d.share_late)
-    p.add_argument("--neighbourhoods", type=int, default=d.neighbourhoods,
-                   help="residential neighbourhoods (fewer = denser homes)")
+    p.add_argument(
+        "--neighbourhoods",
+        type=int,
+        default=d.neighbourhoods,
+        help="residential neighbourhoods (fewer = denser homes)",
+    )
     p.set_defaults(func=_simulate)
 
     e = subparsers.add_parser(
@@ -53,8 +57,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--truth", required=True, help="the simulation's truth/ folder (or its parent)")
     e.add_argument("--date", type=_date, default=None, help="day to score (default: latest.json)")
     e.add_argument("--json", dest="json_out", default=None, help="write the metrics here")
-    e.add_argument("--baseline", action="store_true",
-                   help="score the naive baseline (one global DBSCAN) built from --landing instead")
+    e.add_argument(
+        "--baseline",
+        action="store_true",
+        help="score the naive baseline (one global DBSCAN) built from --landing instead",
+    )
     e.add_argument("--landing", default=None, help="landing folder for --baseline")
     e.set_defaults(func=_evaluate)
 
@@ -82,8 +89,9 @@ def _simulate(args: argparse.Namespace) -> int:
         print(f"chargepoints simulate: {err}", file=sys.stderr)
         return 2
     print(
-        f"{s.sessions} sessions of {s.vehicles} vehicles -> {s.rows_written} rows in {s.files} files "
-        f"over {s.landing_days} landing days (last {s.last_day}); {s.corrupted} corrupted, "
+        f"{s.sessions} sessions of {s.vehicles} vehicles -> {s.rows_written} rows "
+        f"in {s.files} files over {s.landing_days} landing days (last {s.last_day}); "
+        f"{s.corrupted} corrupted, "
         f"{s.duplicates} duplicates, {s.opted_out_rows} opted-out rows; {s.seconds:.1f} s"
     )
     return 0
@@ -93,10 +101,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     from pipelines.sim.evaluate import evaluate, format_table
 
     truth = Path(args.truth)
-    if not (truth / "stations.parquet").exists() and (truth / "truth" / "stations.parquet").exists():
+    if (
+        not (truth / "stations.parquet").exists()
+        and (truth / "truth" / "stations.parquet").exists()
+    ):
         truth = truth / "truth"
     if not (truth / "stations.parquet").exists():
-        print(f"chargepoints evaluate: no truth/stations.parquet under {args.truth}", file=sys.stderr)
+        print(
+            f"chargepoints evaluate: no truth/stations.parquet under {args.truth}", file=sys.stderr
+        )
         return 2
     day = args.date.isoformat() if args.date else None
     if args.baseline:

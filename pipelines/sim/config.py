@@ -1,4 +1,4 @@
-"""Parameters of a simulated fleet (:class:`SimConfig`) and the summary of a run (:class:`SimSummary`).
+"""Parameters of a simulated fleet (:class:`SimConfig`) and a run's summary (:class:`SimSummary`).
 
 Every behaviour the simulator models has a knob here, with a default chosen to look like a real
 connected-car fleet; the defaults are documented in ``docs/simulator.md``.

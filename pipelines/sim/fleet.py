@@ -59,7 +59,11 @@ def _disk(rng: np.random.Generator, radius_m: np.ndarray | float, n: int):
 def _public_stations(cfg: SimConfig, rng: np.random.Generator) -> pd.DataFrame:
     reg = cfg.region_spec
     ref = load_stations(cfg.reference_dir)
-    d = np.linalg.norm(to_xyz(ref["lat"].to_numpy(), ref["lon"].to_numpy()) - to_xyz(np.array([reg.lat]), np.array([reg.lon])), axis=1)
+    d = np.linalg.norm(
+        to_xyz(ref["lat"].to_numpy(), ref["lon"].to_numpy())
+        - to_xyz(np.array([reg.lat]), np.array([reg.lon])),
+        axis=1,
+    )
     ref = ref[d <= reg.radius_km * 1000.0].reset_index(drop=True)
     if len(ref) < 10:
         raise ValueError(f"region {reg.name!r} holds only {len(ref)} reference stations")
@@ -69,7 +73,7 @@ def _public_stations(cfg: SimConfig, rng: np.random.Generator) -> pd.DataFrame:
     opened = np.full(n, None, dtype=object)
     closed = np.full(n, None, dtype=object)
     order = rng.permutation(n)
-    n_open, n_close = int(round(n * cfg.share_opening)), int(round(n * cfg.share_closing))
+    n_open, n_close = round(n * cfg.share_opening), round(n * cfg.share_closing)
     days = max(cfg.days, 5)
     for idx, target in ((order[:n_open], opened), (order[n_open : n_open + n_close], closed)):
         offs = rng.integers(2, days - 2, len(idx))
@@ -196,7 +200,10 @@ def build_world(cfg: SimConfig, rng: np.random.Generator) -> World:
         dist = rng.uniform(30.0, 80.0, len(near))
         t = rng.uniform(0, 2 * np.pi, len(near))
         h_lat[near], h_lon[near] = offset(
-            public["lat"].to_numpy()[at], public["lon"].to_numpy()[at], dist * np.cos(t), dist * np.sin(t)
+            public["lat"].to_numpy()[at],
+            public["lon"].to_numpy()[at],
+            dist * np.cos(t),
+            dist * np.sin(t),
         )
 
     n_pub = len(public)

@@ -7,7 +7,6 @@ how much, and on which landing day the vehicle uploads it.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
@@ -64,7 +63,7 @@ def generate_sessions(
     ``connector``, ``soc_start_pct``, ``soc_end_pct``, ``upload_day`` (datetime64[D]).
     """
     v, st = world.vehicles, world.stations
-    n_v, days = len(v), cfg.days
+    days = cfg.days
     day0 = np.datetime64(cfg.start.isoformat(), "D")
     day_arr = day0 + np.arange(days)
     weekday = ((day_arr.astype("int64") + 3) % 7) < 5  # 1970-01-01 was a Thursday
@@ -175,7 +174,9 @@ def generate_sessions(
             "upload_day": upload,
         }
     )
-    return out.sort_values(["plug_in_utc", "vehicle", "station"], kind="stable").reset_index(drop=True)
+    return out.sort_values(["plug_in_utc", "vehicle", "station"], kind="stable").reset_index(
+        drop=True
+    )
 
 
 def _pick_public(cfg, world, rng, vi, di, day0) -> np.ndarray:

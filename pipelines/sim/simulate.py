@@ -89,7 +89,7 @@ def simulate(config: SimConfig) -> SimSummary:
         out=str(out),
         vehicles=config.vehicles,
         sessions=n,
-        rows_written=int(len(rows)),
+        rows_written=len(rows),
         duplicates=int(len(rows) - received.sum()),
         corrupted=int((kinds[received] != None).sum()),  # noqa: E711 - elementwise on objects
         opted_out_rows=int((~s["opt_in"].to_numpy()[rows]).sum()),
@@ -100,8 +100,11 @@ def simulate(config: SimConfig) -> SimSummary:
         stations={str(k): int(c) for k, c in st_counts.items()},
         seconds=round(time.perf_counter() - t0, 2),
     )
-    doc = {k: v for k, v in dataclasses.asdict(summary).items() if k != "seconds"}
-    cfg = {k: str(v) if not isinstance(v, int | float) else v for k, v in dataclasses.asdict(config).items()}
+    doc = {k: v for k, v in dataclasses.asdict(summary).items() if k not in ("seconds", "out")}
+    cfg = {
+        k: str(v) if not isinstance(v, int | float) else v
+        for k, v in dataclasses.asdict(config).items()
+    }
     cfg.pop("out"), cfg.pop("reference_dir")
     doc["config"] = cfg
     (out / "truth" / "summary.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
@@ -125,7 +128,12 @@ def _write_registry(path: Path, world: World, rng: np.random.Generator) -> None:
     e, nn = rng.normal(0, REGISTRY_SIGMA_M, (2, len(reg)))
     lat, lon = offset(reg["lat"].to_numpy(), reg["lon"].to_numpy(), e, nn)
     pd.DataFrame(
-        {"registry_id": reg["registry_id"], "lat": lat.round(7), "lon": lon.round(7), "name": reg["name"]}
+        {
+            "registry_id": reg["registry_id"],
+            "lat": lat.round(7),
+            "lon": lon.round(7),
+            "name": reg["name"],
+        }
     ).to_csv(path, index=False, lineterminator="\n", float_format="%.7f")
 
 
@@ -158,10 +166,14 @@ def _write_truth(truth: Path, cfg, world: World, s: pd.DataFrame, kinds, resent)
             "corrupted": pa.array(kinds != None, pa.bool_()),  # noqa: E711
             "corruption": pa.array(kinds.tolist(), pa.string()),
             "dc": pa.array(s["dc"].to_numpy(), pa.bool_()),
-            "plug_in_utc": pa.array(s["plug_in_utc"].to_numpy().astype("datetime64[s]"), pa.timestamp("s", tz="UTC")),
+            "plug_in_utc": pa.array(
+                s["plug_in_utc"].to_numpy().astype("datetime64[s]"), pa.timestamp("s", tz="UTC")
+            ),
             "upload_day": pa.array(s["upload_day"].to_numpy().astype("datetime64[D]"), pa.date32()),
             "resent": pa.array(resent.astype(np.int32), pa.int32()),
-            "provider": pa.array(np.array([p.name for p in PROVIDERS])[s["provider"].to_numpy()], pa.string()),
+            "provider": pa.array(
+                np.array([p.name for p in PROVIDERS])[s["provider"].to_numpy()], pa.string()
+            ),
             "lat": pa.array(s["lat"].to_numpy(), pa.float64()),
             "lon": pa.array(s["lon"].to_numpy(), pa.float64()),
         }
@@ -176,7 +188,9 @@ def _write_truth(truth: Path, cfg, world: World, s: pd.DataFrame, kinds, resent)
             "home_station_id": pa.array(np.where(hs >= 0, sid[hs], None).tolist(), pa.string()),
             "work_station_id": pa.array(np.where(ws >= 0, sid[ws], None).tolist(), pa.string()),
             "opt_in": pa.array(v["opt_in"].to_numpy(), pa.bool_()),
-            "provider": pa.array(np.array([p.name for p in PROVIDERS])[v["provider"].to_numpy()], pa.string()),
+            "provider": pa.array(
+                np.array([p.name for p in PROVIDERS])[v["provider"].to_numpy()], pa.string()
+            ),
         }
     )
     pq.write_table(vehicles, truth / "vehicles.parquet")
