@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import base64
-import gzip
 import io
 import json
-import math
 import os
 import shutil
 import socket
@@ -23,11 +21,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import mapbox_vector_tile
+import pandas as pd
 import pytest
-from pmtiles.tile import Compression, TileType, zxy_to_tileid
-from pmtiles.writer import Writer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from pipelines.publish import publish_day
 from pipelines.view import cli
 from pipelines.view.server import latest_day, make_server, parse_range, serve_in_thread
 
@@ -61,67 +59,26 @@ def _sites() -> list[dict]:
     ]
 
 
-def _mercator_tile(lon: float, lat: float, z: int) -> tuple[float, float]:
-    n = 2**z
-    x = (lon + 180.0) / 360.0 * n
-    y = (1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n
-    return x, y
-
-
-def _write_bundle(publish: Path, day: str, sites: list[dict], maxzoom: int = 14) -> None:
-    """A minimal nav bundle per contract §3 (PMTiles of MVT, manifest) plus latest.json."""
-    nav = publish / day / "nav"
-    nav.mkdir(parents=True)
-    tiles: dict[tuple[int, int, int], list[dict]] = {}
-    for z in range(maxzoom + 1):
-        for site in sites:
-            x, y = _mercator_tile(site["lon"], site["lat"], z)
-            props = {k: v for k, v in site.items() if k not in ("lat", "lon") and v is not None}
-            point = f"POINT ({int((x - int(x)) * 4096)} {int((y - int(y)) * 4096)})"
-            tiles.setdefault((z, int(x), int(y)), []).append(
-                {"geometry": point, "properties": props}
-            )
-    archive = nav / "charge_sites.pmtiles"
-    lons = [s["lon"] for s in sites]
-    lats = [s["lat"] for s in sites]
-    with archive.open("wb") as f:
-        writer = Writer(f)
-        for key in sorted(tiles, key=lambda k: zxy_to_tileid(*k)):
-            mvt = mapbox_vector_tile.encode(
-                [{"name": "sites", "features": tiles[key]}],
-                default_options={"y_coord_down": True},
-            )
-            writer.write_tile(zxy_to_tileid(*key), gzip.compress(mvt, mtime=0))
-        writer.finalize(
-            {
-                "tile_type": TileType.MVT,
-                "tile_compression": Compression.GZIP,
-                "min_lon_e7": int(min(lons) * 1e7),
-                "min_lat_e7": int(min(lats) * 1e7),
-                "max_lon_e7": int(max(lons) * 1e7),
-                "max_lat_e7": int(max(lats) * 1e7),
-                "center_zoom": 13,
-                "center_lon_e7": int(sum(lons) / len(lons) * 1e7),
-                "center_lat_e7": int(sum(lats) / len(lats) * 1e7),
-            },
-            {"vector_layers": [{"id": "sites", "fields": {}}]},
-        )
-    manifest = {
-        "version": 1,
-        "date": day,
-        "site_count": len(sites),
-        "files": [{"name": archive.name, "bytes": archive.stat().st_size, "sha256": ""}],
-    }
-    (nav / "manifest.json").write_text(json.dumps(manifest))
-    (publish / "latest.json").write_text(json.dumps({"date": day}))
-
-
 @pytest.fixture(scope="module")
 def publish_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A publish folder holding one day (2026-11-24) with the twelve sites of :func:`_sites`."""
+    """A publish folder holding one day (2026-11-24) with the twelve sites of :func:`_sites`,
+    written by the real publisher (GeoJSON, GeoParquet, nav bundle, latest.json)."""
     root = tmp_path_factory.mktemp("publish")
-    _write_bundle(root, DAY, _sites())
+    publish_day(
+        pd.DataFrame(_sites()),
+        day=DAY,
+        publish_root=str(root),
+        signing_key=Ed25519PrivateKey.generate(),
+    )
     return root
+
+
+def _archive(publish_dir: Path) -> str:
+    """The day's PMTiles file, as the viewer finds it: through the manifest."""
+    manifest = json.loads((publish_dir / DAY / "nav" / "manifest.json").read_text())
+    names = [f["name"] for f in manifest["files"] if f["name"].endswith(".pmtiles")]
+    assert len(names) == 1, manifest
+    return f"{DAY}/nav/{names[0]}"
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +136,7 @@ def test_latest_day(tmp_path: Path) -> None:
 @pytest.mark.integration
 def test_server_serves_ranges_of_the_archive(base_url: str, publish_dir: Path) -> None:
     """Byte ranges of the PMTiles archive come back as 206 with exact bytes and Content-Range."""
-    path = f"{DAY}/nav/charge_sites.pmtiles"
+    path = _archive(publish_dir)
     data = (publish_dir / path).read_bytes()
     size = len(data)
 
@@ -362,7 +319,7 @@ def _count_colour(png: bytes, rgb: tuple[int, int, int], tolerance: int = 12) ->
 @pytest.mark.integration
 @pytest.mark.slow
 def test_viewer_shows_the_sites_in_chromium(base_url: str, tmp_path: Path) -> None:
-    """All 12 sites render; the screenshot holds DC, AC and mixed coloured dots on the map.
+    """All 12 sites are drawn; the screenshot holds DC, AC and mixed coloured dots on the map.
 
     The panel's legend holds one small dot of each colour (~100 px), so the map must add many
     more pixels of each colour than that.
@@ -371,6 +328,13 @@ def test_viewer_shows_the_sites_in_chromium(base_url: str, tmp_path: Path) -> No
     if binary is None:
         pytest.skip("no Chromium found (install it: apt-get install -y chromium)")
     with _Chromium(binary, tmp_path / "profile") as browser:
+        browser.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=900,
+            height=700,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         browser.call("Page.navigate", url=f"{base_url}/?day={DAY}")
         deadline = time.monotonic() + 60
         state: dict = {}
@@ -380,8 +344,9 @@ def test_viewer_shows_the_sites_in_chromium(base_url: str, tmp_path: Path) -> No
                 break
             time.sleep(0.25)
         assert state.get("status") == "ready", state
-        assert state["day"] == DAY and state["layers"] == ["sites"]
-        assert state["rendered"] == 12
+        assert state["day"] == DAY and state["layers"] == ["charge_sites"]
+        # every site is on screen, alone or counted in a low-zoom dot's point_count
+        assert state["represented"] == 12, state
         png = base64.b64decode(browser.call("Page.captureScreenshot", format="png")["data"])
     out = Path(os.environ.get("CHARGEPOINTS_VIEW_SCREENSHOT", tmp_path / "viewer.png"))
     out.write_bytes(png)

@@ -11,6 +11,8 @@
   const COLORS = { dc: "#e4572e", ac: "#2e86de", mixed: "#8e44ad" };
   const FALLBACK_COLOR = "#9e9e9e";
   const BACKGROUND = "#1d2733";
+  // extra radius of a low-zoom dot standing for `point_count` sites
+  const EXTRA = ["*", 2, ["sqrt", ["-", ["coalesce", ["get", "point_count"], 1], 1]]];
 
   // Exposed for tests and for curious users in the browser console.
   const state = (window.viewerState = { status: "loading", day: null, layers: [], error: null });
@@ -76,7 +78,11 @@
       "source-layer": sourceLayer,
       paint: {
         "circle-color": color,
-        "circle-radius": ["interpolate", ["linear"], ["zoom"], 0, 3, 8, 5, 14, 9, 18, 12],
+        // below the bundle's full-detail zoom a site may stand for `point_count` nearby sites
+        // (zoom may only drive a top-level interpolate, so the extra size sits in each stop)
+        "circle-radius": ["interpolate", ["linear"], ["zoom"]].concat(
+          ...[[0, 3], [8, 5], [14, 9], [18, 12]].map(([z, r]) => [z, ["+", r, EXTRA]]),
+        ),
         "circle-opacity": ["case", ["==", ["get", "status"], "stale"], 0.45, 1.0],
         "circle-stroke-color": ["case", ["==", ["get", "status"], "new"], "#ffd400", "#ffffff"],
         "circle-stroke-width": ["case", ["==", ["get", "status"], "new"], 3, 1],
@@ -86,9 +92,20 @@
 
   function popupHtml(properties) {
     const rows = Object.keys(properties)
+      .filter((k) => k !== "point_count")
       .map((k) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(properties[k])}</td></tr>`)
       .join("");
-    return `<table class="popup-table">${rows}</table>`;
+    const count = properties.point_count;
+    const note =
+      count > 1 ? `<p>stands for ${escapeHtml(count)} sites nearby: zoom in to see each</p>` : "";
+    return `${note}<table class="popup-table">${rows}</table>`;
+  }
+
+  /** Keep the sites clear of the panel on the left where the window is wide enough. */
+  function boundsPadding() {
+    const panel = document.getElementById("panel").getBoundingClientRect();
+    const left = window.innerWidth > 2.5 * panel.right ? panel.right + 20 : 40;
+    return { top: 40, bottom: 40, left, right: 60 };
   }
 
   function siteCount(manifest) {
@@ -172,7 +189,7 @@
         [header.minLon, header.minLat],
         [header.maxLon, header.maxLat],
       ],
-      fitBoundsOptions: { padding: 60, maxZoom: Math.min(header.maxZoom, 14) },
+      fitBoundsOptions: { padding: boundsPadding(), maxZoom: Math.min(header.maxZoom, 14) },
     });
     map.addControl(new maplibregl.NavigationControl(), "top-right");
     map.addControl(new maplibregl.ScaleControl(), "bottom-left");
@@ -192,7 +209,14 @@
       map.getCanvas().style.cursor = hits.length > 0 ? "pointer" : "";
     });
     map.on("idle", () => {
-      state.rendered = map.queryRenderedFeatures({ layers: layerIds }).length;
+      const rendered = map.queryRenderedFeatures({ layers: layerIds });
+      const ids = new Set(rendered.map((f) => f.properties.site_id));
+      state.rendered = ids.size;
+      // sites drawn, counting those a thinned low-zoom dot stands for
+      state.represented = [...new Map(rendered.map((f) => [f.properties.site_id, f])).values()]
+        .map((f) => f.properties.point_count || 1)
+        .reduce((a, b) => a + b, 0);
+      state.zoom = map.getZoom();
       setStatus("ready");
     });
     map.on("error", (event) => console.error(event.error));
