@@ -183,6 +183,8 @@ Value = str | bool | int | float | None
 
 def _varint(n: int) -> bytes:
     """Protocol Buffers base-128 varint of a non-negative int (two's complement for < 0)."""
+    if 0 <= n < _VARINT_TABLE_SIZE:
+        return _VARINTS[n]
     if n < 0:
         n += 1 << 64
     out = bytearray()
@@ -194,6 +196,24 @@ def _varint(n: int) -> bytes:
         else:
             out.append(low)
             return bytes(out)
+
+
+def _make_varints(size: int) -> list[bytes]:
+    """Varints of ``0..size-1`` for ``size <= 2**21``."""
+    table = []
+    for i in range(size):
+        if i < 0x80:
+            table.append(bytes((i,)))
+        elif i < 0x4000:
+            table.append(bytes(((i & 0x7F) | 0x80, i >> 7)))
+        else:
+            table.append(bytes(((i & 0x7F) | 0x80, ((i >> 7) & 0x7F) | 0x80, i >> 14)))
+    return table
+
+
+#: varints of small numbers, looked up instead of computed (tags, lengths, coordinates)
+_VARINT_TABLE_SIZE = 1 << 16
+_VARINTS: list[bytes] = _make_varints(_VARINT_TABLE_SIZE)
 
 
 def _field(number: int, payload: bytes) -> bytes:
@@ -242,33 +262,42 @@ def encode_point_layer(
     Returns
     -------
     bytes
-        The uncompressed protobuf ``Tile``. The same inputs give the same bytes: keys and values
-        are numbered in order of first use, fields are written in field-number order.
+        The uncompressed protobuf ``Tile``. The same inputs give the same bytes: the key table is
+        ``keys``, values are numbered in order of first use, fields are written in field-number
+        order. Each distinct value (by type and value) is stored once per tile.
     """
-    key_index: dict[str, int] = {}
+    var = _VARINTS
     value_index: dict[tuple[type, object], int] = {}
     values: list[bytes] = []
-    features = bytearray()
+    features: list[bytes] = []
     for x, y, row in zip(px, py, properties, strict=True):
-        tags = bytearray()
-        for key, value in zip(keys, row, strict=True):
-            if value is None or (isinstance(value, float) and value != value):
+        tags: list[bytes] = []
+        for k, value in enumerate(row):
+            if value is None or value != value:  # None or NaN: no such property
                 continue
-            k = key_index.setdefault(key, len(key_index))
-            vkey = (type(value), value)
+            vkey = (value.__class__, value)
             v = value_index.get(vkey)
             if v is None:
                 v = value_index[vkey] = len(values)
                 values.append(_encode_value(value))
-            tags += _varint(k) + _varint(v)
+            tags.append(var[k])
+            tags.append(_varint(v))
+        tag_bytes = b"".join(tags)
         geometry = b"\x09" + _varint(_zigzag(int(x))) + _varint(_zigzag(int(y)))
-        feature = _field(2, bytes(tags)) + b"\x18\x01" + _field(4, geometry)
-        features += _field(2, feature)
-    layer = bytearray(_field(1, name.encode("utf-8")))
-    layer += features
-    for key in key_index:
-        layer += _field(3, key.encode("utf-8"))
-    for value in values:
-        layer += _field(4, value)
-    layer += b"\x28" + _varint(extent) + b"\x78\x02"  # extent (5), version (15) = 2
-    return _field(3, bytes(layer))
+        feature = b"".join(
+            (
+                b"\x12",
+                _varint(len(tag_bytes)),
+                tag_bytes,
+                b"\x18\x01\x22",
+                var[len(geometry)],
+                geometry,
+            )
+        )
+        features.append(b"\x12" + _varint(len(feature)) + feature)
+    # the key table is ``keys`` as given (tags need no renumbering), even if a key is unused
+    layer = [_field(1, name.encode("utf-8")), *features]
+    layer += [_field(3, key.encode("utf-8")) for key in keys]
+    layer += [_field(4, value) for value in values]
+    layer.append(b"\x28" + _varint(extent) + b"\x78\x02")  # extent (5), version (15) = 2
+    return _field(3, b"".join(layer))
