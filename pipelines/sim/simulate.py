@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from pipelines.sim._geo import offset
 from pipelines.sim.config import SimConfig, SimSummary
-from pipelines.sim.corrupt import allowed_kinds, corrupt, render
+from pipelines.sim.corrupt import Text, allowed_kinds, corrupt, render
 from pipelines.sim.fleet import World, build_world
 from pipelines.sim.reference import load_profiles
 from pipelines.sim.sessions import generate_sessions
@@ -44,40 +44,35 @@ def simulate(config: SimConfig) -> SimSummary:
     s["vehicle_id"] = v["vehicle_id"].to_numpy()[s["vehicle"].to_numpy()]
     s["opt_in"] = v["opt_in"].to_numpy()[s["vehicle"].to_numpy()]
     s["provider"] = v["provider"].to_numpy()[s["vehicle"].to_numpy()]
-    s["session_id"] = pd.Series(rng.permutation(n) + 10_000_000).map("{:08x}".format).to_numpy()
+    s["session_id"] = (rng.permutation(n) + 1_000_000_000).astype(np.int64)
 
     kinds = _corruption_kinds(config, rng, s["provider"].to_numpy())
-    words = np.array([p.opt_in_words for p in PROVIDERS])[s["provider"].to_numpy()]
-    text = render(s, words)
-    corrupt(text, kinds, rng)
-    broken = np.isin(kinds, ["wrong_column_count", "invalid_json_line"])
 
     # re-sent duplicates: exact copies, same provider, a little later
     dup = np.flatnonzero(rng.random(n) < config.share_duplicate)
-    dup_day = s["upload_day"].to_numpy()[dup] + rng.integers(
+    dup_day = s["upload_day"].to_numpy().astype("datetime64[D]")[dup] + rng.integers(
         0, RESEND_MAX_LAG_DAYS + 1, len(dup)
     ).astype("timedelta64[D]")
     rows = np.concatenate([np.arange(n), dup])
-    upload = np.concatenate([s["upload_day"].to_numpy(), dup_day])
+    upload = np.concatenate([s["upload_day"].to_numpy(), dup_day]).astype("datetime64[D]")
 
     first = np.datetime64(config.start.isoformat(), "D")
     last = np.datetime64(config.last_day.isoformat(), "D")
     days = np.arange(first, last + 1)
     inside = upload <= last
     rows, upload = rows[inside], upload[inside]
+    provider = s["provider"].to_numpy()
+    # file order: upload day, provider, then plug-out time; every file is then a contiguous slice
+    order = np.lexsort((s["plug_out_utc"].to_numpy()[rows], provider[rows], upload))
+    rows, upload = rows[order], upload[order]
+    text = _render_rows(s, rows, kinds, rng)
+    broken = np.isin(kinds[rows].astype(str), ["wrong_column_count", "invalid_json_line"])
 
     out = Path(config.out)
     for sub in ("landing", "truth"):
         shutil.rmtree(out / sub, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
-    files = write_landing(
-        out / "landing",
-        {c: a[rows] for c, a in text.items()},
-        broken[rows],
-        s["provider"].to_numpy()[rows],
-        upload,
-        days,
-    )
+    files = write_landing(out / "landing", text, broken, provider[rows], upload, days)
     _write_registry(out / "registry.csv", world, rng)
     (out / "LAST_DATE").write_text(f"{config.last_day.isoformat()}\n")
 
@@ -109,6 +104,30 @@ def simulate(config: SimConfig) -> SimSummary:
     doc["config"] = cfg
     (out / "truth" / "summary.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     return summary
+
+
+def _render_rows(
+    s: pd.DataFrame, rows: np.ndarray, kinds: np.ndarray, rng: np.random.Generator
+) -> Text:
+    """Text of the output rows (session indices ``rows``, duplicates included).
+
+    Corruption is drawn once per session and copied to every copy of it, so a re-sent session
+    is byte-identical to the original.
+    """
+    words = np.array([p.opt_in_words for p in PROVIDERS])
+    text = render(s.iloc[rows], words[s["provider"].to_numpy()[rows]])
+    bad = np.flatnonzero(kinds != None)  # noqa: E711 - elementwise on objects
+    if len(bad):
+        sub = s.iloc[bad]
+        bad_text = render(sub, words[sub["provider"].to_numpy()])
+        corrupt(bad_text, kinds[bad], rng)
+        pos = np.flatnonzero(np.isin(rows, bad))
+        k = np.searchsorted(bad, rows[pos])
+        for c in text.values:
+            text.values[c][pos] = bad_text.values[c][k]
+            text.missing[c][pos] = bad_text.missing[c][k]
+            text.non_numeric[c][pos] = bad_text.non_numeric[c][k]
+    return text
 
 
 def _corruption_kinds(cfg: SimConfig, rng: np.random.Generator, provider: np.ndarray) -> np.ndarray:
@@ -155,13 +174,14 @@ def _write_truth(truth: Path, cfg, world: World, s: pd.DataFrame, kinds, resent)
         }
     )
     pq.write_table(stations, truth / "stations.parquet")
-    vi = s["vehicle"].to_numpy()
+    vi, si = s["vehicle"].to_numpy(), s["station"].to_numpy()
+    providers = [p.name for p in PROVIDERS]
     sessions = pa.table(
         {
-            "vehicle_id": pa.array(s["vehicle_id"].to_numpy(), pa.string()),
-            "session_id": pa.array(s["session_id"].to_numpy(), pa.string()),
-            "station_id": pa.array(sid[s["station"].to_numpy()], pa.string()),
-            "kind": pa.array(st["kind"].to_numpy()[s["station"].to_numpy()], pa.string()),
+            "vehicle_id": _decode(vi, v["vehicle_id"].to_list()),
+            "session_id": pa.array(s["session_id"].to_numpy()).cast(pa.string()),
+            "station_id": _decode(si, sid.tolist()),
+            "kind": _decode(si, st["kind"].to_list()),
             "opt_in": pa.array(s["opt_in"].to_numpy(), pa.bool_()),
             "corrupted": pa.array(kinds != None, pa.bool_()),  # noqa: E711
             "corruption": pa.array(kinds.tolist(), pa.string()),
@@ -171,9 +191,7 @@ def _write_truth(truth: Path, cfg, world: World, s: pd.DataFrame, kinds, resent)
             ),
             "upload_day": pa.array(s["upload_day"].to_numpy().astype("datetime64[D]"), pa.date32()),
             "resent": pa.array(resent.astype(np.int32), pa.int32()),
-            "provider": pa.array(
-                np.array([p.name for p in PROVIDERS])[s["provider"].to_numpy()], pa.string()
-            ),
+            "provider": _decode(s["provider"].to_numpy(), providers),
             "lat": pa.array(s["lat"].to_numpy(), pa.float64()),
             "lon": pa.array(s["lon"].to_numpy(), pa.float64()),
         }
@@ -194,4 +212,10 @@ def _write_truth(truth: Path, cfg, world: World, s: pd.DataFrame, kinds, resent)
         }
     )
     pq.write_table(vehicles, truth / "vehicles.parquet")
-    _ = (cfg, vi)
+    _ = cfg
+
+
+def _decode(indices: np.ndarray, dictionary: list[str]) -> pa.Array:
+    """``dictionary[indices]`` as a plain string array, built in Arrow (fast for 1M rows)."""
+    arr = pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32)), pa.array(dictionary))
+    return arr.dictionary_decode()

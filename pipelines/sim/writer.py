@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.schema import RAW_COLUMNS
+from pipelines.sim.corrupt import S, Text
 
 
 @dataclass(frozen=True)
@@ -74,85 +74,90 @@ NUMERIC = frozenset(
 
 def _gzip(data: bytes) -> bytes:
     buf = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=6) as f:
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=1) as f:
         f.write(data)
     return buf.getvalue()
 
 
-def _csv_field(a: np.ndarray) -> np.ndarray:
-    out = a.copy()
-    out[[v is None for v in out]] = ""
-    q = np.array(["," in v or '"' in v for v in out], dtype=bool)
+def _join_lines(lines: np.ndarray, header: str | None) -> bytes:
+    body = "\n".join(([header] if header is not None else []) + lines.tolist())
+    return (body + "\n").encode("utf-8")
+
+
+def _csv_field(t: Text, col: str) -> np.ndarray:
+    a = t.values[col]
+    q = (np.strings.find(a, ",") >= 0) | (np.strings.find(a, '"') >= 0)
     if q.any():
-        out[q] = np.array(['"' + v.replace('"', '""') + '"' for v in out[q]], dtype=object)
-    return out
+        a = a.copy()
+        a[q] = np.array(['"' + v.replace('"', '""') + '"' for v in a[q]], dtype=S)
+    return a
 
 
-def _csv(p: Provider, t: dict[str, np.ndarray], shape_break: np.ndarray) -> bytes:
+def _csv(p: Provider, t: Text, shape_break: np.ndarray) -> bytes:
+    n = len(shape_break)
     cols = list(p.columns) + [e[0] for e in p.extra]
-    fields = [_csv_field(t[c]) for c in p.columns] + [
-        np.full(len(shape_break), e[1], dtype=object) for e in p.extra
-    ]
+    fields = [_csv_field(t, c) for c in p.columns] + [np.full(n, e[1], dtype=S) for e in p.extra]
     line = fields[0]
     for f in fields[1:-1]:
-        line = line + "," + f
-    last = "," + fields[-1]
+        line = np.strings.add(np.strings.add(line, ","), f)
+    last = np.strings.add(",", fields[-1])
     # a broken row loses its last field (a truncated upload)
-    line = line + np.where(shape_break, "", last).astype(object)
-    body = "\n".join([",".join(cols), *line.tolist()]) + "\n"
-    return (("\ufeff" if p.bom else "") + body).encode("utf-8")
+    line = np.strings.add(line, np.where(shape_break, np.array("", dtype=S), last))
+    data = _join_lines(line, ",".join(cols))
+    return ("\ufeff".encode() + data) if p.bom else data
 
 
-def _json_value(col: str, a: np.ndarray) -> np.ndarray:
-    missing = np.array([v is None for v in a], dtype=bool)
-    out = np.empty(len(a), dtype=object)
+def _json_value(t: Text, col: str) -> np.ndarray:
+    a = t.values[col]
     if col in NUMERIC:
-        s = np.where(missing, "0", a).astype(str)
-        val = pd.to_numeric(pd.Series(s), errors="coerce").to_numpy(np.float64)
-        num = np.isfinite(val)
-        out[:] = a
-        if (~num).any():
-            out[~num] = np.array([json.dumps(v) for v in s[~num]], dtype=object)
+        quote = t.non_numeric[col]
     elif col == "opt_in":
-        words = {"true": "true", "false": "false", "1": "1", "0": "0"}
-        out[:] = [words.get(v, json.dumps(v)) if v is not None else "null" for v in a]
+        quote = ~np.isin(a, np.array(["true", "false", "1", "0"], dtype=S))
     else:
-        out[:] = [json.dumps(v) if v is not None else "null" for v in a]
-    out[missing] = "null"
+        quote = np.ones(len(a), dtype=bool)
+    out = a.copy()
+    if quote.any():
+        q = np.strings.add(np.strings.add('"', a[quote]), '"')
+        odd = (np.strings.find(a[quote], '"') >= 0) | (np.strings.find(a[quote], "\\") >= 0)
+        if odd.any():
+            q[odd] = np.array([json.dumps(v) for v in a[quote][odd]], dtype=S)
+        out[quote] = q
+    out[t.missing[col]] = "null"
     return out
 
 
-def _jsonl(p: Provider, t: dict[str, np.ndarray], broken: np.ndarray) -> bytes:
-    n = len(broken)
-    line = np.full(n, "{", dtype=object)
+def _jsonl(p: Provider, t: Text, broken: np.ndarray) -> bytes:
+    line = None
     for i, c in enumerate(p.columns):
-        line = line + ("" if i == 0 else ",") + f'"{c}":' + _json_value(c, t[c])
-    line = line + "}"
+        key = ("{" if i == 0 else ",") + f'"{c}":'
+        part = np.strings.add(key, _json_value(t, c))
+        line = part if line is None else np.strings.add(line, part)
+    line = np.strings.add(line, "}")
     if broken.any():  # a line cut off mid-upload
-        line[broken] = np.array([s[: len(s) // 2] for s in line[broken]], dtype=object)
-    return ("\n".join(line.tolist()) + "\n").encode("utf-8")
+        cut = np.strings.str_len(line[broken]) // 2
+        line[broken] = np.array([s[:k] for s, k in zip(line[broken], cut, strict=True)], dtype=S)
+    return _join_lines(line, None)
 
 
-def _parquet(p: Provider, t: dict[str, np.ndarray]) -> bytes:
+def _parquet(p: Provider, t: Text) -> bytes:
     arrays, names = [], []
     for c in p.columns:
-        a = t[c]
-        missing = np.array([v is None for v in a], dtype=bool)
+        a, missing = t.values[c], t.missing[c]
         if c in NUMERIC:
             vals = np.where(missing, "nan", a).astype(np.float64)
             arrays.append(pa.array(vals, mask=missing, type=pa.float64()))
         elif c == "opt_in":
-            vals = np.isin(np.where(missing, "", a).astype(str), ["true", "1"])
+            vals = np.isin(a, np.array(["true", "1"], dtype=S))
             arrays.append(pa.array(vals, mask=missing, type=pa.bool_()))
         else:
-            arrays.append(pa.array(list(a), type=pa.string()))
+            arrays.append(pa.array(a.astype(object), mask=missing, type=pa.string()))
         names.append(c)
     buf = io.BytesIO()
     pq.write_table(pa.Table.from_arrays(arrays, names=names), buf, compression="snappy")
     return buf.getvalue()
 
 
-def encode(p: Provider, t: dict[str, np.ndarray], broken: np.ndarray) -> tuple[str, bytes]:
+def encode(p: Provider, t: Text, broken: np.ndarray) -> tuple[str, bytes]:
     """File suffix and bytes of one upload file of provider ``p``."""
     if p.fmt == "csv":
         data, suffix = _csv(p, t, broken), ".csv"
@@ -165,27 +170,30 @@ def encode(p: Provider, t: dict[str, np.ndarray], broken: np.ndarray) -> tuple[s
 
 def write_landing(
     root: Path,
-    text: dict[str, np.ndarray],
+    text: Text,
     broken: np.ndarray,
     provider: np.ndarray,
     upload_day: np.ndarray,
     days: np.ndarray,
     max_rows_per_file: int = 200_000,
 ) -> int:
-    """One folder per day in ``days``; per provider one or more files. Returns files written."""
+    """One folder per day in ``days``; per provider one or more files. Returns files written.
+
+    The rows must be sorted by (``upload_day``, ``provider``): every file is a contiguous slice.
+    """
     files = 0
-    order = np.lexsort((provider, upload_day))
-    day_s, prov_s = upload_day[order], provider[order]
+    key = upload_day.astype("datetime64[D]").astype("int64") * len(PROVIDERS) + provider
+    if len(key) and np.any(np.diff(key) < 0):
+        raise ValueError("rows must be sorted by upload day, then provider")
     for day in days:
         folder = root / str(day)
         folder.mkdir(parents=True, exist_ok=True)
-        lo, hi = np.searchsorted(day_s, day, "left"), np.searchsorted(day_s, day, "right")
         for pi, p in enumerate(PROVIDERS):
-            sel = order[lo:hi][prov_s[lo:hi] == pi]
-            for part, start in enumerate(range(0, len(sel), max_rows_per_file)):
-                idx = sel[start : start + max_rows_per_file]
-                sub = {c: text[c][idx] for c in text}
-                suffix, data = encode(p, sub, broken[idx])
+            k = np.datetime64(day, "D").astype("int64") * len(PROVIDERS) + pi
+            lo, hi = np.searchsorted(key, k, "left"), np.searchsorted(key, k, "right")
+            for part, start in enumerate(range(lo, hi, max_rows_per_file)):
+                sl = slice(start, min(start + max_rows_per_file, hi))
+                suffix, data = encode(p, text.slice(sl), broken[sl])
                 (folder / f"{p.name}-{day}-{part:02d}{suffix}").write_bytes(data)
                 files += 1
     return files
