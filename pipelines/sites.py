@@ -25,11 +25,10 @@ import pandas as pd
 
 from geo.cluster import (
     PartitionResult,
-    cluster_centroids,
     cluster_points,
     order_labels,
 )
-from geo.distance import unit_vectors
+from geo.distance import unit_vectors, unit_vectors_to_latlng
 from geo.h3cells import cell_to_parent, get_resolution, latlng_to_cells
 from pipelines.config import ClusterParams
 from pipelines.schema import DC_POWER_KW, SITE_CORE_COLUMNS
@@ -38,11 +37,14 @@ __all__ = [
     "AGGREGATE_COLUMNS",
     "aggregate_sessions",
     "cluster_micro_points",
+    "combine_aggregates",
     "find_sites",
     "micro_points",
     "power_class",
     "session_days",
+    "session_labels",
     "summarise_sites",
+    "unit_sums",
     "usable_sessions",
     "vehicle_keys",
 ]
@@ -54,7 +56,7 @@ AGGREGATE_COLUMNS: tuple[str, ...] = (
     "n",  # int64 sessions
     "sx",
     "sy",
-    "sz",  # float64 sum of the sessions' unit vectors
+    "sz",  # int64 sum of the sessions' unit vectors in fixed point (VECTOR_SCALE)
     "n_known",  # int64 sessions reporting max power
     "n_dc",  # int64 sessions at or above DC_POWER_KW
     "pmax",  # float64 max reported power, NaN if none
@@ -62,7 +64,13 @@ AGGREGATE_COLUMNS: tuple[str, ...] = (
     "last_day",  # int64 days since 1970-01-01 (UTC day of plug-in)
 )
 
+#: unit vectors are summed as int64 in units of 2**-36 (0.1 mm on the ground): integer sums
+#: are exact in any order, so a window summed incrementally equals one summed at once, bit for
+#: bit, with room for 2**27 sessions per cluster
+VECTOR_SCALE: float = 2.0**36
+
 _DAY0 = np.datetime64("1970-01-01", "D")
+_EMPTY = np.empty(0, dtype=np.int64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -106,7 +114,8 @@ def aggregate_sessions(sessions: pd.DataFrame, params: ClusterParams) -> pd.Data
     Unusable sessions (see :func:`usable_sessions`) are left out.
     """
     s = sessions.loc[usable_sessions(sessions, params)]
-    xyz = unit_vectors(s["lat"].to_numpy(), s["lon"].to_numpy())
+    xyz = np.rint(unit_vectors(s["lat"].to_numpy(), s["lon"].to_numpy()) * VECTOR_SCALE)
+    xyz = xyz.astype(np.int64)
     power = (
         s["max_power_kw"].to_numpy(np.float64, na_value=np.nan)
         if "max_power_kw" in s
@@ -137,32 +146,34 @@ def combine_aggregates(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     frame = pd.concat(list(frames), ignore_index=True)
     if frame.empty:
         return pd.DataFrame({c: pd.Series(dtype=_AGG_DTYPES[c]) for c in AGGREGATE_COLUMNS})
-    out = frame.groupby(["cell", "vkey"], sort=True).agg(
-        n=("n", "sum"),
-        sx=("sx", "sum"),
-        sy=("sy", "sum"),
-        sz=("sz", "sum"),
-        n_known=("n_known", "sum"),
-        n_dc=("n_dc", "sum"),
-        pmax=("pmax", "max"),
-        first_day=("first_day", "min"),
-        last_day=("last_day", "max"),
-    )
-    return out.reset_index().astype(_AGG_DTYPES)[list(AGGREGATE_COLUMNS)]
+    cell, vkey = frame["cell"].to_numpy(np.uint64), frame["vkey"].to_numpy(np.uint64)
+    order = np.lexsort((vkey, cell))
+    cell, vkey = cell[order], vkey[order]
+    start = np.flatnonzero(np.r_[True, (cell[1:] != cell[:-1]) | (vkey[1:] != vkey[:-1])])
+    out = {"cell": cell[start], "vkey": vkey[start]}
+    for col in AGGREGATE_COLUMNS[2:]:
+        values = frame[col].to_numpy(_AGG_DTYPES[col])[order]
+        out[col] = _REDUCE[col].reduceat(values, start)
+    return pd.DataFrame(out)
 
 
 _AGG_DTYPES = {
     "cell": np.uint64,
     "vkey": np.uint64,
     "n": np.int64,
-    "sx": np.float64,
-    "sy": np.float64,
-    "sz": np.float64,
+    "sx": np.int64,
+    "sy": np.int64,
+    "sz": np.int64,
     "n_known": np.int64,
     "n_dc": np.int64,
     "pmax": np.float64,
     "first_day": np.int64,
     "last_day": np.int64,
+}
+_REDUCE = {c: np.add for c in ("n", "sx", "sy", "sz", "n_known", "n_dc")} | {
+    "pmax": np.fmax,
+    "first_day": np.minimum,
+    "last_day": np.maximum,
 }
 
 
@@ -170,24 +181,26 @@ _AGG_DTYPES = {
 # 2-3. micro-points and clustering
 # --------------------------------------------------------------------------------------------
 def micro_points(agg: pd.DataFrame) -> pd.DataFrame:
-    """Roll the aggregate up per micro cell: ``cell, n, vehicles, sx, sy, sz`` sorted by cell."""
+    """Roll the aggregate (sorted by cell) up per micro cell: ``cell, n, vehicles, sx, sy, sz``."""
     cells = agg["cell"].to_numpy(np.uint64)
-    uniq, inv = np.unique(cells, return_inverse=True)
-    k = uniq.size
-    return pd.DataFrame(
-        {
-            "cell": uniq,
-            "n": np.bincount(inv, agg["n"].to_numpy(np.float64), minlength=k).astype(np.int64),
-            "vehicles": np.bincount(inv, minlength=k).astype(np.int64),
-            "sx": np.bincount(inv, agg["sx"].to_numpy(), minlength=k),
-            "sy": np.bincount(inv, agg["sy"].to_numpy(), minlength=k),
-            "sz": np.bincount(inv, agg["sz"].to_numpy(), minlength=k),
-        }
-    )
+    if cells.size == 0:
+        return pd.DataFrame({c: pd.Series(dtype=_AGG_DTYPES[c]) for c in ("cell", "n")}).assign(
+            vehicles=pd.Series(dtype=np.int64), sx=0, sy=0, sz=0
+        )
+    if (cells[1:] < cells[:-1]).any():
+        raise ValueError("the aggregate must be sorted by cell")
+    start = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
+    out = {"cell": cells[start], "n": np.add.reduceat(agg["n"].to_numpy(np.int64), start)}
+    out["vehicles"] = np.diff(np.r_[start, cells.size]).astype(np.int64)
+    for col in ("sx", "sy", "sz"):
+        out[col] = np.add.reduceat(agg[col].to_numpy(np.int64), start)
+    return pd.DataFrame(out)
 
 
-def _unit(sums: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    return sums / np.linalg.norm(sums, axis=1, keepdims=True)
+def unit_sums(sums: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Unit vectors (float64) from (fixed-point) sums of unit vectors, one per row."""
+    v = np.asarray(sums, dtype=np.float64).reshape(-1, 3)
+    return v / np.linalg.norm(v, axis=1, keepdims=True) if v.size else v
 
 
 def cluster_micro_points(
@@ -196,9 +209,8 @@ def cluster_micro_points(
     mapper: Callable[..., Iterable[PartitionResult]] = map,
 ) -> npt.NDArray[np.int64]:
     """Labels (``0..k-1`` in no particular order, -1 noise) of the micro-points."""
-    sums = micro[["sx", "sy", "sz"]].to_numpy()
     return cluster_points(
-        _unit(sums) if len(micro) else sums,
+        unit_sums(micro[["sx", "sy", "sz"]].to_numpy()),
         micro["n"].to_numpy(np.float64),
         micro["cell"].to_numpy(np.uint64),
         params.eps_m,
@@ -248,22 +260,38 @@ def summarise_sites(
     k = int(lab_values.max(initial=-1)) + 1
     m = lab >= 0
     a, lm = agg.loc[m], lab[m]
-    lat, lon = cluster_centroids(a[["sx", "sy", "sz"]].to_numpy(), lm, k)
+    # centroids from exact integer sums per cluster, then the stable order
+    by = np.argsort(lm, kind="stable")
+    start = np.flatnonzero(np.r_[True, lm[by][1:] != lm[by][:-1]]) if lm.size else _EMPTY
+    if start.size != k:
+        raise ValueError("cell labels must number the clusters 0..k-1 without gaps")
+    sums = (
+        np.stack(
+            [np.add.reduceat(a[c].to_numpy(np.int64)[by], start) for c in ("sx", "sy", "sz")],
+            axis=1,
+        )
+        if k
+        else np.zeros((0, 3), np.int64)
+    )
+    lat, lon = unit_vectors_to_latlng(sums.astype(np.float64))
     relabel, order = order_labels(np.arange(k), lat, lon)
     cl = relabel[lm]
 
-    sessions = np.bincount(cl, a["n"].to_numpy(np.float64), minlength=k).astype(np.int64)
-    pairs = np.unique(np.stack([cl.astype(np.uint64), a["vkey"].to_numpy(np.uint64)]), axis=1)
-    vehicles = np.bincount(pairs[0].astype(np.int64), minlength=k).astype(np.int64)
-    n_known = np.bincount(cl, a["n_known"].to_numpy(np.float64), minlength=k)
-    n_dc = np.bincount(cl, a["n_dc"].to_numpy(np.float64), minlength=k)
-    pmax = np.full(k, -np.inf)
-    pw = a["pmax"].to_numpy(np.float64)
-    np.fmax.at(pmax, cl, pw)
-    first = np.full(k, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first, cl, a["first_day"].to_numpy(np.int64))
-    last = np.full(k, np.iinfo(np.int64).min, dtype=np.int64)
-    np.maximum.at(last, cl, a["last_day"].to_numpy(np.int64))
+    # per-cluster reductions over rows sorted by (cluster, vehicle)
+    vkey = a["vkey"].to_numpy(np.uint64)
+    by = np.lexsort((vkey, cl))
+    cl, vkey = cl[by], vkey[by]
+    start = np.flatnonzero(np.r_[True, cl[1:] != cl[:-1]]) if cl.size else _EMPTY
+
+    def reduce(ufunc: np.ufunc, col: str) -> npt.NDArray:
+        return ufunc.reduceat(a[col].to_numpy(_AGG_DTYPES[col])[by], start) if k else _EMPTY
+
+    new_vehicle = np.r_[True, (cl[1:] != cl[:-1]) | (vkey[1:] != vkey[:-1])][: cl.size]
+    vehicles = np.add.reduceat(new_vehicle.astype(np.int64), start) if k else _EMPTY
+    sessions = reduce(np.add, "n")
+    n_known, n_dc = reduce(np.add, "n_known"), reduce(np.add, "n_dc")
+    pmax = reduce(np.fmax, "pmax")
+    first, last = reduce(np.minimum, "first_day"), reduce(np.maximum, "last_day")
 
     sites = pd.DataFrame(
         {
@@ -275,7 +303,7 @@ def summarise_sites(
             "first_seen": _day_str(first),
             "last_seen": _day_str(last),
             "power_class": power_class(n_dc, n_known),
-            "max_power_kw": np.where(np.isfinite(pmax), pmax, np.nan),
+            "max_power_kw": pmax.astype(np.float64),
         }
     )
     return sites[list(SITE_CORE_COLUMNS)], relabel
