@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pipelines.publish import nav
+from pipelines.publish.errors import PublishError
 from pipelines.publish.geojson import COORD_DECIMALS, to_geojson
 from pipelines.publish.geoparquet import to_geoparquet
 from pipelines.publish.signing import public_key_bytes, sign
@@ -49,10 +50,6 @@ DELTA = "nav/delta.json"
 TILES_NAME = "tiles.json"
 PUBLIC_KEY = "signing_key.pub"
 LATEST = "latest.json"
-
-
-class PublishError(ValueError):
-    """The sites cannot be published as given (missing columns, bad positions, duplicate ids)."""
 
 
 def dumps(obj: Any) -> bytes:
