@@ -40,6 +40,7 @@ from geo.h3cells import latlng_to_cells
 from pipelines import lake as lk
 from pipelines.config import IngestParams
 from pipelines.schema import (
+    CONNECTORS,
     LANDING_SUFFIXES,
     QUARANTINE_SCHEMA,
     RAW_COLUMNS,
@@ -156,45 +157,110 @@ class RawRead:
     #: columns line, reason, raw for unparseable lines; or one row (line -1) for an unreadable file
     bad: pd.DataFrame
     unreadable: bool = False
+    #: broken lines that still showed ``opt_in`` false: dropped, never stored, only counted
+    opted_out: int = 0
 
 
 def read_landing_file(path: str | Path) -> RawRead:
-    """Read any supported landing file as text records, never raising for bad content."""
+    """Read any supported landing file as text records, never raising for bad content.
+
+    Reading the bytes is kept apart from parsing them: an ``OSError`` while reading (a storage
+    hiccup) propagates so that the flow retries it, and is never blamed on the file; anything
+    wrong with the bytes themselves quarantines the file (see :func:`parse_landing_bytes`).
+    """
     path = Path(path)
-    name = path.name.lower()
+    return parse_landing_bytes(path.read_bytes(), path.name)
+
+
+def parse_landing_bytes(data: bytes, name: str) -> RawRead:
+    """Parse one landing file's bytes, choosing the format from ``name``'s suffix.
+
+    Never raises: a file whose bytes cannot be read as the format its name announces (corrupt
+    or truncated gzip, another format behind the extension, no contract column in its header,
+    undecodable header) is one record with reason ``unreadable_file`` or
+    ``file_missing_required_columns``.
+
+    >>> raw = parse_landing_bytes(b"\\x1f\\x8b\\x08 truncated", "a.csv.gz")
+    >>> raw.unreadable, raw.bad["reason"].tolist()
+    (True, ['unreadable_file'])
+    """
+    lower = name.lower()
     reader = (
         _read_parquet
-        if name.endswith(".parquet")
+        if lower.endswith(".parquet")
         else _read_jsonl
-        if name.endswith((".jsonl", ".jsonl.gz"))
+        if lower.endswith((".jsonl", ".jsonl.gz"))
         else _read_csv
     )
     try:
-        return reader(path)
-    except Exception as exc:  # any failure to read is the file's fault: quarantine it
-        bad = pd.DataFrame(
-            {"line": [-1], "reason": [Reason.BAD_FILE], "raw": [f"{type(exc).__name__}: {exc}"]}
-        )
-        return RawRead(_empty_records(), bad, unreadable=True)
+        if lower.endswith(".gz"):
+            data = gzip.decompress(data)  # raises on a truncated or corrupt stream: whole file
+        _check_magic(data, lower)
+        if data.startswith(codecs.BOM_UTF8):
+            data = data[len(codecs.BOM_UTF8) :]
+        return reader(data)
+    except _WholeFileError as exc:
+        return _unreadable(exc.reason, str(exc))
+    except Exception as exc:  # any failure to parse is the file's fault: quarantine it whole
+        return _unreadable(Reason.BAD_FILE, f"{type(exc).__name__}: {exc}")
 
 
-def _read_bytes(path: Path) -> bytes:
-    data = path.read_bytes()
-    if path.name.lower().endswith(".gz"):
-        data = gzip.decompress(data)  # raises on a truncated or corrupt stream: whole file bad
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]
-    return data
+class _WholeFileError(ValueError):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
-def _read_csv(path: Path) -> RawRead:
-    data = _read_bytes(path)
+def _unreadable(reason: str, message: str) -> RawRead:
+    bad = pd.DataFrame({"line": [-1], "reason": [reason], "raw": [message[:500]]})
+    return RawRead(_empty_records(), bad, unreadable=True)
+
+
+def _check_magic(data: bytes, lower_name: str) -> None:
+    """Refuse bytes of another format behind a misleading extension."""
+    if data[:2] == b"\x1f\x8b":
+        raise _WholeFileError(Reason.BAD_FILE, "gzip data behind a name without .gz")
+    if data[:4] == b"PAR1" and not lower_name.endswith(".parquet"):
+        raise _WholeFileError(Reason.BAD_FILE, "Parquet data behind a non-Parquet name")
+    if lower_name.endswith(".parquet") and data[:4] != b"PAR1":
+        raise _WholeFileError(Reason.BAD_FILE, "not a Parquet file (no PAR1 magic)")
+
+
+def _undecodable_lines(data: bytes) -> tuple[bytes, list[tuple[int, str]]]:
+    """Blank out the lines that are not UTF-8; return the data and (0-based index, text) of each.
+
+    The text is decoded with replacement characters, for the quarantine only.
+    """
+    try:
+        data.decode("utf-8")
+        return data, []
+    except UnicodeDecodeError:
+        pass
+    lines = data.split(b"\n")
+    bad = []
+    for i, line in enumerate(lines):  # only files that are not UTF-8: rare, and a loop is clear
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append((i, line.decode("utf-8", errors="replace")))
+            lines[i] = b""
+    return b"\n".join(lines), bad
+
+
+def _read_csv(data: bytes) -> RawRead:
     if not data.strip():
         return RawRead(_empty_records(), _empty_bad())
+    data, undecodable = _undecodable_lines(data)
+    if undecodable and undecodable[0][0] == 0:
+        raise _WholeFileError(Reason.BAD_FILE, "the header is not UTF-8")
     header = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
-    names = [n.strip().lower() for n in next(csv.reader([header]))]
+    names = [n.strip().lower() for n in next(csv.reader([header]), [])]
+    if not set(names) & set(RAW_COLUMNS):
+        raise _WholeFileError(
+            Reason.MISSING_COLUMNS, f"no contract column in the header ({len(names)} columns)"
+        )
     if len(set(names)) != len(names):
-        raise ValueError(f"duplicate column names in header: {header!r}")
+        raise _WholeFileError(Reason.BAD_FILE, "duplicate column names in the header")
     bad_lines: list[tuple[int, str]] = []
 
     def on_bad_row(row) -> str:
@@ -209,43 +275,79 @@ def _read_csv(path: Path) -> RawRead:
             column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True
         ),
     )
-    bad = pd.DataFrame(bad_lines, columns=["line", "raw"])
-    bad["line"] = bad["line"].where(bad["line"] < 0, bad["line"] - 1)  # file line -> record no.
-    bad.insert(1, "reason", Reason.BAD_ROW_SHAPE)
-    bad["raw"] = _redact_csv_lines(bad["raw"], names)
+    shape = pd.DataFrame(bad_lines, columns=["line", "raw"])
+    shape["line"] = shape["line"].where(shape["line"] < 0, shape["line"] - 1)  # -> record no.
+    shape.insert(1, "reason", Reason.BAD_ROW_SHAPE)
+    enc = pd.DataFrame(
+        {
+            "line": pd.Series([i for i, _ in undecodable], dtype="int64"),
+            "reason": Reason.BAD_ENCODING,
+            "raw": [t for _, t in undecodable],
+        }
+    )
+    bad = pd.concat([shape, enc], ignore_index=True) if len(enc) else shape
     records = _to_records(table.to_pandas())
+    opted_out = _csv_field_is_false(bad["raw"], names)
+    bad["raw"] = _redact_csv_lines(bad["raw"], names, records["vehicle_id"])
     if len(bad):  # number the good records around the bad ones, in file order
         numbers = np.arange(1, len(records) + len(bad) + 1)
         records["line"] = np.setdiff1d(numbers, bad["line"].to_numpy())[: len(records)]
-    return RawRead(records, bad)
+    return RawRead(records, bad[~opted_out].reset_index(drop=True), opted_out=int(opted_out.sum()))
 
 
-def _read_jsonl(path: Path) -> RawRead:
-    data = _read_bytes(path)
+#: the JSON fields kept as text (never let the reader infer a timestamp and drop its offset)
+_JSON_TEXT = pa.schema(
+    [(c, pa.string()) for c in ("vehicle_id", "session_id", "plug_in_at", "plug_out_at")]
+)
+
+
+def _read_jsonl(data: bytes) -> RawRead:
     if not data.strip():
         return RawRead(_empty_records(), _empty_bad())
-    try:  # fast path: the whole file is valid JSON lines
-        table = pajson.read_json(pa.py_buffer(data))
-        return RawRead(_to_records(_columns_as_text(table)), _empty_bad())
+    if not data.lstrip().startswith(b"{"):
+        raise _WholeFileError(Reason.BAD_FILE, "not JSON lines (the first line is no object)")
+    try:  # fast path: the whole file is valid JSON lines of consistent types
+        table = pajson.read_json(
+            pa.py_buffer(data), parse_options=pajson.ParseOptions(explicit_schema=_JSON_TEXT)
+        )
+        if not any(pa.types.is_timestamp(t) or pa.types.is_nested(t) for t in table.schema.types):
+            return RawRead(_to_records(_columns_as_text(table)), _empty_bad())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
+    return _read_jsonl_lines(data)
+
+
+def _read_jsonl_lines(data: bytes) -> RawRead:
+    """The slow path for files with broken lines: one line at a time (bad files are small)."""
     rows, bad = [], []
-    for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
-        if not line.strip():
+    for number, raw_line in enumerate(data.split(b"\n"), start=1):
+        if not raw_line.strip():
+            continue
+        try:
+            line = raw_line.decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append((number, Reason.BAD_ENCODING, raw_line.decode("utf-8", errors="replace")))
             continue
         try:
             obj = json.loads(line)
             if not isinstance(obj, dict):
                 raise ValueError("not an object")
         except ValueError:
-            bad.append((number, Reason.BAD_JSON, _redact_json_text(line)))
+            bad.append((number, Reason.BAD_JSON, line))
             continue
         rows.append({str(k).strip().lower(): _text(v) for k, v in obj.items()})
-    return RawRead(_to_records(pd.DataFrame(rows)), pd.DataFrame(bad, columns=_BAD_COLUMNS))
+    records = _to_records(pd.DataFrame(rows))
+    bad = pd.DataFrame(bad, columns=_BAD_COLUMNS)
+    opted_out = bad["raw"].str.contains(_JSON_OPTED_OUT, regex=True).to_numpy(dtype=bool)
+    bad["raw"] = [_redact_text(_redact_json_text(t), records["vehicle_id"]) for t in bad["raw"]]
+    return RawRead(records, bad[~opted_out].reset_index(drop=True), opted_out=int(opted_out.sum()))
 
 
-def _read_parquet(path: Path) -> RawRead:
-    table = pq.read_table(path)
+_JSON_OPTED_OUT = r'"opt_in"\s*:\s*(?:false|0|"\s*(?:false|0|no|n|f)\s*")'
+
+
+def _read_parquet(data: bytes) -> RawRead:
+    table = pq.read_table(pa.BufferReader(data))
     return RawRead(_to_records(_columns_as_text(table)), _empty_bad())
 
 
@@ -327,13 +429,14 @@ def validate(records: pd.DataFrame, landing_day: str, params: IngestParams) -> V
     """
     text = {c: _clean(records[c]) for c in RAW_COLUMNS}
     opt_in = text["opt_in"].str.lower()
-    opted_out = opt_in.isin(_FALSE).to_numpy()
-    reason = pd.Series(pd.NA, index=records.index, dtype="object")
+    opted_out = opt_in.isin(_FALSE).to_numpy(dtype=bool)
+    reason = np.full(len(records), None, dtype=object)
+    free = np.ones(len(records), dtype=bool)  # no reason yet: the first rule that fails wins
 
     def flag(mask, code: str) -> None:
-        nonlocal reason
-        mask = np.asarray(mask, dtype=bool) & reason.isna().to_numpy()
-        reason = reason.mask(mask, code)
+        hit = np.asarray(mask, dtype=bool) & free
+        reason[hit] = code
+        free[hit] = False
 
     flag(opt_in.notna() & ~opt_in.isin(_TRUE | _FALSE), Reason.BAD_OPT_IN)
     for col in RAW_REQUIRED:
@@ -390,8 +493,8 @@ def validate(records: pd.DataFrame, landing_day: str, params: IngestParams) -> V
     )
     flag(nums["gps_accuracy_m"] < 0, Reason.BAD_ACCURACY)
 
-    bad = reason.notna().to_numpy() & ~opted_out
-    ok = ~bad & ~opted_out
+    bad = ~free & ~opted_out
+    ok = free & ~opted_out
     accepted = pd.DataFrame(
         {
             "vehicle_id": text["vehicle_id"][ok].to_numpy(),
@@ -409,9 +512,7 @@ def validate(records: pd.DataFrame, landing_day: str, params: IngestParams) -> V
             "gps_accuracy_m": nums["gps_accuracy_m"][ok].astype("float32"),
         }
     ).reset_index(drop=True)
-    quarantined = pd.DataFrame(
-        {"line": records["line"][bad].to_numpy(), "reason": reason[bad].to_numpy()}
-    )
+    quarantined = pd.DataFrame({"line": records["line"][bad].to_numpy(), "reason": reason[bad]})
     return Validated(
         accepted, quarantined, records[bad].reset_index(drop=True), int(opted_out.sum())
     )
@@ -463,49 +564,54 @@ def dedup_keys(vehicle: pd.Series, session_id: pd.Series) -> np.ndarray:
 def ingest_landing_day(
     landing: str | Path, lake: str | Path, landing_day: str, key: bytes, params: IngestParams
 ) -> IngestCounts:
-    """Ingest one landing day folder into the lake; idempotent (a re-run replaces its output)."""
+    """Ingest one landing day folder into the lake; idempotent (a re-run replaces its output).
+
+    The day's files are read one by one, then validated together (one vectorized pass), so a
+    day of many small files costs about as much as one file. The lake files are written
+    atomically and the ingest marker last: a run killed half-way leaves the day pending, and
+    the next run ingests it again from scratch.
+    """
     folder = Path(landing) / landing_day
     files, ignored = landing_files(folder)
     counts = IngestCounts(files_ignored=[p.name for p in ignored])
-    accepted_parts, quarantine_parts = [], []
+    record_parts, bad_parts = [], []
     for path in files:
         raw = read_landing_file(path)
         counts.files_read += 1
         counts.files_quarantined += int(raw.unreadable)
-        v = validate(raw.records, landing_day, params)
-        q = v.quarantined.assign(raw=_quarantine_text(v.quarantined_records, key))
-        q.loc[v.quarantined.reason.eq(Reason.BAD_OPT_IN).to_numpy(), "raw"] = None
-        q = pd.concat([q, raw.bad], ignore_index=True) if len(raw.bad) else q
-        quarantine_parts.append(q.assign(source_file=path.name))
-        accepted_parts.append(v.accepted)
-        counts.rows_read += len(raw.records) + len(raw.bad)
-        counts.rows_opted_out += v.opted_out
-    accepted = pd.concat(accepted_parts, ignore_index=True) if accepted_parts else None
-    quarantine = (
-        pd.concat(quarantine_parts, ignore_index=True) if quarantine_parts else _empty_bad()
+        counts.rows_read += len(raw.records) + len(raw.bad) + raw.opted_out
+        counts.rows_opted_out += raw.opted_out
+        record_parts.append(raw.records.assign(source_file=path.name))
+        bad_parts.append(raw.bad.assign(source_file=path.name))
+    records = (
+        pd.concat(record_parts, ignore_index=True)
+        if record_parts
+        else _empty_records().assign(source_file=None)
     )
+    v = validate(records, landing_day, params)
+    counts.rows_opted_out += v.opted_out
+    q = v.quarantined.assign(
+        raw=_quarantine_text(v.quarantined_records, key),
+        source_file=v.quarantined_records["source_file"].to_numpy(),
+    )
+    q.loc[v.quarantined.reason.eq(Reason.BAD_OPT_IN).to_numpy(), "raw"] = None
+    quarantine = pd.concat([q, *bad_parts], ignore_index=True)
     counts.rows_quarantined = len(quarantine)
-    counts.quarantine_reasons = quarantine["reason"].value_counts().sort_index().to_dict()
+    counts.quarantine_reasons = {
+        str(k): int(n) for k, n in quarantine["reason"].value_counts().sort_index().items()
+    }
 
-    sessions = (
-        _finish_sessions(accepted, landing_day, key, params) if accepted is not None else None
-    )
-    if sessions is not None and len(sessions):
-        keys = dedup_keys(sessions["vehicle"], sessions["session_id"])
-        seen = np.asarray(lk.read_keys(lake, exclude_landing_day=landing_day))
-        dup = pd.Series(keys).duplicated().to_numpy() | np.isin(keys, seen)
-        counts.rows_duplicate = int(dup.sum())
-        sessions, keys = sessions[~dup], keys[~dup]
-    else:
-        keys = np.array([], dtype=np.uint64)
-    counts.rows_accepted = 0 if sessions is None else len(sessions)
+    sessions = _finish_sessions(v.accepted, landing_day, key, params)
+    keys = dedup_keys(sessions["vehicle"], sessions["session_id"])
+    seen = np.asarray(lk.read_keys(lake, exclude_landing_day=landing_day))
+    dup = pd.Series(keys, dtype="uint64").duplicated().to_numpy() | np.isin(keys, seen)
+    counts.rows_duplicate = int(dup.sum())
+    sessions, keys = sessions[~dup], keys[~dup]
+    counts.rows_accepted = len(sessions)
 
-    table = (
-        pa.Table.from_pandas(sessions, schema=SESSIONS_SCHEMA, preserve_index=False)
-        if sessions is not None
-        else SESSIONS_SCHEMA.empty_table()
-    )
+    table = pa.Table.from_pandas(sessions, schema=SESSIONS_SCHEMA, preserve_index=False)
     lk.write_sessions(lake, landing_day, table)
+    lk.crash_point("ingest:sessions")
     lk.write_table(
         _quarantine_table(quarantine, landing_day), lk.quarantine_path(lake, landing_day)
     )
@@ -531,7 +637,7 @@ def _quarantine_text(records: pd.DataFrame, key: bytes) -> list[str | None]:
     """The rejected records as JSON text, the vehicle id replaced by its pseudonym."""
     if not len(records):
         return []
-    rec = records.drop(columns=["line"]).copy()
+    rec = records.drop(columns=["line", "source_file"], errors="ignore")
     vid = rec["vehicle_id"]
     has = vid.notna().to_numpy()
     rec.loc[has, "vehicle_id"] = pseudonymise(vid[has].to_numpy(), key)
@@ -541,18 +647,60 @@ def _quarantine_text(records: pd.DataFrame, key: bytes) -> list[str | None]:
     return buf.getvalue().splitlines()
 
 
-def _redact_csv_lines(lines: pd.Series, names: list[str]) -> list[str]:
-    """Drop the vehicle id field from raw CSV lines of the wrong shape (its position is unsure)."""
-    if "vehicle_id" not in names or not len(lines):
-        return lines.tolist()
-    i = names.index("vehicle_id")
+_REDACTED = "<redacted>"
+#: tokens of a broken line kept in quarantine: numbers, dates/times, booleans, column and
+#: connector names; every other token (an id, free text) is redacted
+_TOKEN = re.compile(r"[^\s,;{}\[\]\"'=]+")
+_KEEP = re.compile(
+    r"^(?:[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+    r"|\d{4}-\d{2}-\d{2}(?:[T ]?\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?"
+    r"|\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"
+    r"|true|false|null|none|nan|yes|no|[^A-Za-z0-9]+)$",
+    re.IGNORECASE,
+)
+_KEEP_WORDS = frozenset(RAW_COLUMNS) | CONNECTORS | {_REDACTED}
+
+
+def _redact_text(text: str, known_ids: pd.Series) -> str:
+    """Redact every token of a broken line that could be an identifier.
+
+    A line that broke the table has no trustworthy field positions, so instead of redacting one
+    field, everything that is not a number, a date or time, a boolean, or a column or connector
+    name is replaced, and so is any vehicle id seen elsewhere in the same file.
+
+    >>> _redact_text('car-17,s9,2026-11-24T18:05:12+09:00,35.6,ccs,true', pd.Series([]))
+    '<redacted>,<redacted>,2026-11-24T18:05:12+09:00,35.6,ccs,true'
+    """
+    ids = sorted({i for i in known_ids.dropna().astype(str) if len(i) >= 4}, key=len, reverse=True)
+    for vid in ids:  # only for broken lines: few
+        text = text.replace(vid, _REDACTED)
+
+    def keep(m: re.Match) -> str:
+        tok = m.group()
+        return tok if tok.lower() in _KEEP_WORDS or _KEEP.match(tok) else _REDACTED
+
+    return _TOKEN.sub(keep, text)
+
+
+def _redact_csv_lines(lines: pd.Series, names: list[str], known_ids: pd.Series) -> list[str]:
+    """Rows of the wrong shape: the vehicle id position and any identifier-like token redacted."""
+    i = names.index("vehicle_id") if "vehicle_id" in names else None
     out = []
     for line in lines:  # only rows that broke the table: few
         fields = next(csv.reader([line]), [])
-        if len(fields) > i:
-            fields[i] = "<redacted>"
-        out.append(",".join(fields))
+        if i is not None and len(fields) > i:
+            fields[i] = _REDACTED
+        out.append(_redact_text(",".join(fields), known_ids))
     return out
+
+
+def _csv_field_is_false(lines: pd.Series, names: list[str]) -> np.ndarray:
+    """Broken CSV lines whose ``opt_in`` field (by header position) says false."""
+    if "opt_in" not in names or not len(lines):
+        return np.zeros(len(lines), dtype=bool)
+    i = names.index("opt_in")
+    fields = [next(csv.reader([line]), []) for line in lines]
+    return np.array([len(f) > i and f[i].strip().lower() in _FALSE for f in fields], dtype=bool)
 
 
 def _redact_json_text(line: str) -> str:

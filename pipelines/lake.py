@@ -13,6 +13,13 @@ Layout (all under ``<lake>/``)::
 
 Every file is written to a temporary name and moved into place, so a killed run never leaves a
 half-written file; an ingest marker is written only after all of its landing day's files.
+One run at a time holds the lake (:func:`lake_lock`); temporaries a killed run left behind are
+swept when the next run takes the lock.
+
+Crash testing: with ``CHARGEPOINTS_CRASH_AT=<point>`` in the environment the process kills
+itself with SIGKILL (as ``kill -9`` would) when it reaches that point: ``write:<file name>``
+between writing a file's temporary and moving it into place, or a named stage such as
+``ingest:sessions`` (see :func:`crash_point`). Unset, the hook costs one dictionary lookup.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import contextlib
 import fcntl
 import json
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,9 +39,23 @@ import pyarrow.parquet as pq
 
 from pipelines.schema import SESSIONS_SCHEMA
 
+#: environment variable naming the point at which to kill the process (crash tests only)
+ENV_CRASH_AT = "CHARGEPOINTS_CRASH_AT"
+LOCK_NAME = ".lock"
+
 
 class LakeBusyError(RuntimeError):
     """Another run holds the lake."""
+
+
+def crash_point(name: str) -> None:
+    """Kill this process with SIGKILL here if ``$CHARGEPOINTS_CRASH_AT`` equals ``name``.
+
+    A test hook for the crash tests: no clean-up handler, ``finally`` block or flush runs, just
+    as when an operator or the OOM killer sends ``kill -9``.
+    """
+    if os.environ.get(ENV_CRASH_AT) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -45,6 +67,7 @@ def write_table(table: pa.Table, path: str | os.PathLike[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     pq.write_table(table, tmp, compression="zstd")
+    crash_point(f"write:{path.name}")
     os.replace(tmp, path)
 
 
@@ -54,6 +77,7 @@ def write_json(data: Any, path: str | os.PathLike[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    crash_point(f"write:{path.name}")
     os.replace(tmp, path)
 
 
@@ -63,21 +87,45 @@ def read_json(path: str | os.PathLike[str]) -> Any:
 
 @contextlib.contextmanager
 def lake_lock(lake: str | os.PathLike[str]) -> Iterator[None]:
-    """Hold the lake exclusively for one run; a second concurrent run fails at once, clearly."""
+    """Hold the lake exclusively for one run; a second concurrent run fails at once, clearly.
+
+    The lock is an ``flock`` on ``<lake>/.lock``: the kernel releases it when the holder exits,
+    however it dies, so a killed run never leaves a stale lock behind. Once the lock is held,
+    temporaries a killed run left behind are removed (:func:`sweep_temporaries`).
+
+    Raises
+    ------
+    LakeBusyError
+        Another process holds the lock (the CLI turns this into exit status 3 and one line).
+    """
     lake = Path(lake)
     lake.mkdir(parents=True, exist_ok=True)
-    with (lake / ".lock").open("a+") as f:
+    with (lake / LOCK_NAME).open("a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise LakeBusyError(
-                f"another chargepoints run is using the lake {lake} (lock {lake / '.lock'}); "
+                f"another chargepoints run is using the lake {lake} (lock {lake / LOCK_NAME}); "
                 "try again when it has finished"
             ) from None
         try:
+            sweep_temporaries(lake)
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def sweep_temporaries(lake: str | os.PathLike[str]) -> list[str]:
+    """Delete ``.<name>.tmp`` files a killed writer left in the lake; returns their paths.
+
+    Call only while holding :func:`lake_lock` (no writer can be mid-write then).
+    """
+    removed = []
+    for tmp in sorted(Path(lake).rglob(".*.tmp")):
+        if tmp.is_file():
+            tmp.unlink(missing_ok=True)
+            removed.append(str(tmp))
+    return removed
 
 
 # ---------------------------------------------------------------------------------------------

@@ -152,7 +152,7 @@ def test_read_formats_give_the_same_records(tmp_path):
 @pytest.mark.parametrize(
     ("name", "content"),
     [
-        ("truncated.csv.gz", gzip.compress(("x" * 5000).encode())[:40]),
+        ("truncated.csv.gz", gzip.compress(HEADER.encode() * 50 + bytes(range(256)) * 20)[:60]),
         ("notgzip.jsonl.gz", b"plain text, not gzip"),
         ("csv-in-disguise.parquet", b"vehicle_id,session_id\nv1,s1\n"),
         ("binary.csv", b"PAR1\x00\x01\xff\xfe garbage"),
