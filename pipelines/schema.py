@@ -61,6 +61,7 @@ class Reason:
     BAD_ROW_SHAPE = "wrong_column_count"
     BAD_JSON = "invalid_json_line"
     BAD_FILE = "unreadable_file"
+    BAD_ENCODING = "invalid_utf8_line"
     MISSING_COLUMNS = "file_missing_required_columns"
 
 
