@@ -13,7 +13,6 @@ SAMPLE_DATE ?= $(shell cat $(SAMPLE_DIR)/LAST_DATE 2>/dev/null)
 # Prefect runs locally and offline: its own home inside the project, no telemetry.
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
-export PREFECT_LOGGING_LEVEL ?= WARNING
 
 .PHONY: setup browser run test test-fast lint format bench serve view clean
 

@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--registry", help="CSV of known charge points: registry_id,lat,lon[,name]")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    run.add_argument("--verbose", action="store_true", help="show Prefect's own log on the console")
     run.set_defaults(func=cmd_run)
 
     for module in ("pipelines.sim.cli", "pipelines.publish.cli", "pipelines.view.cli"):
@@ -71,6 +72,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         except (RegistryError, OSError) as exc:
             raise UsageError(f"unreadable registry {paths.registry}: {exc}") from None
 
+    # Prefect's console log (with tracebacks on failure) only on request; it is always kept in
+    # the Prefect run logs. Must be set before Prefect is imported.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if args.verbose else "CRITICAL")
     from flows.daily import charge_sites_daily  # imports Prefect: only once arguments are sound
 
     report = charge_sites_daily(
@@ -100,6 +104,8 @@ def _check_date(value: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect's ephemeral server gets 20 s to start by default: too little on a busy 2-core box.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
