@@ -111,8 +111,8 @@ def station_usage(
             "last_day": g["plug_day"].max(),
         }
     )
-    use["sessions_out"] = s[~s["opt_in"]].groupby("station_id").size()
-    out = stations.set_index("station_id").join(use)
+    out_counts = s[~s["opt_in"]].groupby("station_id").size().rename("sessions_out")
+    out = stations.set_index("station_id").join(use).join(out_counts)
     out[["vehicles_in", "sessions_in", "sessions_out"]] = (
         out[["vehicles_in", "sessions_in", "sessions_out"]].fillna(0).astype(int)
     )

@@ -1,0 +1,179 @@
+"""The evaluator on hand-made truth and publish folders with known answers.
+
+World (all at ~42.36 N): public stations P1, P2, P3, each used by 5 opted-in vehicles; home H1
+(one vehicle); public station O1 used only by 5 opted-out vehicles; P4 used by 2 vehicles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.sim._geo import offset
+from pipelines.sim.evaluate import evaluate, format_table
+
+LAT0, LON0 = 42.36, -71.06
+DAY1, DAY2 = "2026-11-01", "2026-11-02"
+#: station -> (east km, kind, opted-in vehicles, opted-out vehicles, registry id)
+WORLD = {
+    "P1": (0.0, "public_ac", 5, 0, "R1"),
+    "P2": (1.0, "public_dc", 5, 0, None),
+    "P3": (2.0, "public_ac", 5, 0, "R3"),
+    "H1": (3.0, "home", 1, 0, None),
+    "O1": (4.0, "public_ac", 0, 5, None),
+    "P4": (5.0, "public_ac", 2, 0, None),
+}
+
+
+def _pos(station: str, east_m: float = 0.0, north_m: float = 0.0) -> tuple[float, float]:
+    lat, lon = offset(
+        np.array([LAT0]),
+        np.array([LON0]),
+        np.array([WORLD[station][0] * 1000 + east_m]),
+        np.array([north_m]),
+    )
+    return float(lat[0]), float(lon[0])
+
+
+@pytest.fixture
+def truth(tmp_path: Path) -> Path:
+    d = tmp_path / "truth"
+    d.mkdir()
+    st, se = [], []
+    for sid, (_, kind, n_in, n_out, reg) in WORLD.items():
+        lat, lon = _pos(sid)
+        st.append(
+            {
+                "station_id": sid,
+                "kind": kind,
+                "lat": lat,
+                "lon": lon,
+                "opened": None,
+                "closed": None,
+                "registry_id": reg,
+                "optout_only": n_out > 0,
+            }
+        )
+        for i in range(n_in + n_out):
+            se.append(
+                {
+                    "vehicle_id": f"{sid}-v{i}",
+                    "session_id": f"{sid}-{i}",
+                    "station_id": sid,
+                    "opt_in": i < n_in,
+                    "corrupted": False,
+                    "plug_in_utc": pd.Timestamp("2026-10-30T12:00", tz="UTC"),
+                    "upload_day": dt.date(2026, 10, 30),
+                }
+            )
+    pd.DataFrame(st).to_parquet(d / "stations.parquet")
+    pd.DataFrame(se).to_parquet(d / "sessions.parquet")
+    return d
+
+
+def _publish(root: Path, day: str, sites: list[tuple[str, str, float, str, str | None]]) -> None:
+    """sites: (site_id, station, east offset m, status, registry_id)."""
+    feats = []
+    for site_id, station, east, status, reg in sites:
+        lat, lon = _pos(station, east_m=east)
+        feats.append(
+            {
+                "type": "Feature",
+                "id": site_id,
+                "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                "properties": {
+                    "site_id": site_id,
+                    "status": status,
+                    "sessions": 9,
+                    "vehicles": 5,
+                    "power_class": "ac",
+                    "known": reg is not None,
+                    "registry_id": reg,
+                },
+            }
+        )
+    (root / day).mkdir(parents=True, exist_ok=True)
+    (root / day / "charge_sites.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": feats})
+    )
+    (root / "latest.json").write_text(json.dumps({"date": day}))
+
+
+def test_two_of_three_found_and_a_home_leak(truth, tmp_path):
+    """P1 at 3 m, P2 at 4 m, H1 at 2 m -> recall 2/3, precision 2/3, 1 home leak, median 3.5 m."""
+    pub = tmp_path / "pub"
+    _publish(
+        pub,
+        DAY1,
+        [("a", "P1", 3, "new", "R1"), ("b", "P2", 4, "new", None), ("h", "H1", 2, "new", None)],
+    )
+    m = evaluate(pub, truth)
+    assert m["date"] == DAY1
+    assert m["eligible_stations"] == 3
+    assert m["recall"] == pytest.approx(2 / 3, abs=1e-4)
+    assert m["precision"] == pytest.approx(2 / 3, abs=1e-4)
+    assert m["leaks"] == {"home": 1, "apartment_garage": 0, "workplace": 0}
+    assert m["location_error_median_m"] == pytest.approx(3.5, abs=0.05)
+    assert m["optout_only_published"] == 0
+    assert m["registry_accuracy"] == 1.0
+    assert m["targets"]["leaks_private"] is False and m["targets"]["recall"] is False
+    assert "recall" in format_table(m)
+
+
+def test_optout_split_unmatched_and_registry(truth, tmp_path):
+    """O1 published, P1 split in two 30 m apart, a site 500 m from anything, P3 wrong registry."""
+    pub = tmp_path / "pub"
+    _publish(
+        pub,
+        DAY1,
+        [
+            ("a", "P1", -15, "new", "R1"),
+            ("a2", "P1", 15, "new", None),
+            ("o", "O1", 0, "new", None),
+            ("x", "P3", 500, "new", None),
+            ("c", "P3", 1, "new", "R1"),
+        ],
+    )
+    m = evaluate(pub, truth)
+    assert m["optout_only_published"] == 1
+    assert m["split_stations"] == 1
+    assert m["unmatched_sites"] == 1
+    assert m["recall"] == pytest.approx(2 / 3, abs=1e-4)  # P1 and P3
+    # registry: a (R1 ok), a2 (null, truth R1: wrong), o (null ok), c (R1, truth R3: wrong)
+    assert m["registry_accuracy"] == 0.5
+
+
+def test_id_stability_and_new_flags(truth, tmp_path):
+    """Day 1: P1 'a', P2 'b'. Day 2: P1 'a' (active), P2 'b2' (new), P3 'c' flagged active."""
+    pub = tmp_path / "pub"
+    _publish(pub, DAY1, [("a", "P1", 0, "new", "R1"), ("b", "P2", 0, "new", None)])
+    _publish(
+        pub,
+        DAY2,
+        [
+            ("a", "P1", 1, "active", "R1"),
+            ("b2", "P2", 0, "new", None),
+            ("c", "P3", 0, "active", "R3"),
+        ],
+    )
+    m = evaluate(pub, truth, DAY2)
+    assert m["days_compared"] == 1
+    assert m["id_stability"] == 0.5  # P1 kept its id, P2 did not
+    assert m["new_flag_errors"] == 1  # 'c' is new but flagged active
+    assert m["recall"] == 1.0
+    m1 = evaluate(pub, truth, DAY1)
+    assert m1["days_compared"] == 0 and m1["recall"] == pytest.approx(2 / 3, abs=1e-4)
+
+
+def test_missing_day_is_an_error(truth, tmp_path):
+    pub = tmp_path / "pub"
+    _publish(pub, DAY1, [])
+    with pytest.raises(ValueError, match="not published"):
+        evaluate(pub, truth, DAY2)
+    with pytest.raises(FileNotFoundError):
+        evaluate(tmp_path / "nothing", truth)
