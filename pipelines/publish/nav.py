@@ -9,9 +9,10 @@ Tiles (zoom :data:`MIN_ZOOM`..:data:`MAX_ZOOM`, one layer :data:`LAYER`, extent 
   smallest ``site_id``), with :data:`LOW_ZOOM_PROPERTIES` and ``point_count`` = sites in the cell.
   A tile therefore never holds more than ``4**CLUSTER_BITS`` features.
 
-Everything is computed with numpy per zoom level; the only Python loop runs over tiles (and the
-features inside each tile while encoding). Bytes are deterministic: tiles are gzipped with
-``mtime=0``, the archive is written in tile-id order, its metadata holds no time.
+Everything is computed with numpy per zoom level, MVT encoding included
+(:func:`geo.tiles.encode_point_tiles`); the only Python loops run over zooms and tiles. Bytes
+are deterministic: tiles are gzipped with ``mtime=0``, the archive is written in tile-id order,
+its metadata holds no time.
 """
 
 from __future__ import annotations
@@ -26,7 +27,14 @@ import pandas as pd
 from pmtiles.tile import Compression, TileType, serialize_header
 from pmtiles.writer import finalize_header
 
-from geo.tiles import EXTENT, encode_point_layer, global_pixels, zxy_to_tileid
+from geo.tiles import (
+    EXTENT,
+    encode_point_layer,
+    encode_point_tiles,
+    global_pixels,
+    value_field,
+    zxy_to_tileid,
+)
 from pipelines.publish.geojson import column_values
 from pipelines.schema import PUBLISHED_PROPERTIES
 
@@ -104,9 +112,9 @@ def build_tiles(sites: pd.DataFrame) -> list[NavTile]:
         return [NavTile(0, 0, 0, 0, _gzip(empty))]
     lon = sites["lon"].to_numpy(np.float64)
     lat = sites["lat"].to_numpy(np.float64)
-    columns = {k: column_values(sites[k]) for k in FULL_PROPERTIES}
-    full_rows = list(zip(*(columns[k] for k in FULL_PROPERTIES), strict=True))
-    low_rows = list(zip(*(columns[k] for k in LOW_ZOOM_PROPERTIES), strict=True))
+    values = _ValueTable()
+    full_codes = np.column_stack([values.codes(column_values(sites[k])) for k in FULL_PROPERTIES])
+    low_codes = full_codes[:, [FULL_PROPERTIES.index(k) for k in LOW_ZOOM_PROPERTIES]]
     # priority: most sessions first, then site_id (rows are sorted by site_id already)
     priority = np.empty(n, dtype=np.int64)
     priority[np.lexsort((np.arange(n), -sites["sessions"].to_numpy(np.int64)))] = np.arange(n)
@@ -116,12 +124,38 @@ def build_tiles(sites: pd.DataFrame) -> list[NavTile]:
         gx, gy = global_pixels(lon, lat, z, EXTENT)
         if z == MAX_ZOOM:
             members = np.arange(n)
-            counts = None
+            codes = full_codes
+            keys = list(FULL_PROPERTIES)
         else:
             members, counts = _thin(gx, gy, priority, z)
-        tiles.extend(_encode_zoom(z, gx, gy, members, counts, priority, full_rows, low_rows))
+            keys = [*LOW_ZOOM_PROPERTIES, "point_count"]
+            codes = np.empty((n, len(keys)), dtype=np.int64)
+            codes[members] = np.column_stack([low_codes[members], values.codes(counts.tolist())])
+        tiles.extend(_encode_zoom(z, gx, gy, members, priority, codes, keys, values.fields))
     tiles.sort(key=lambda t: t.tile_id)
     return tiles
+
+
+class _ValueTable:
+    """Distinct property values (by type and value) across all keys, with their MVT bytes."""
+
+    def __init__(self) -> None:
+        self.index: dict[tuple[type, Any], int] = {}
+        self.fields: list[bytes] = []
+
+    def codes(self, values: list[Any]) -> np.ndarray:
+        """Global value index per element, -1 for None/NaN."""
+        local, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+        mapping = np.array([self._add(u) for u in uniques.tolist()] + [-1], dtype=np.int64)
+        return mapping[local]  # -1 (missing) picks the trailing -1
+
+    def _add(self, value: Any) -> int:
+        key = (value.__class__, value)
+        g = self.index.get(key)
+        if g is None:
+            g = self.index[key] = len(self.fields)
+            self.fields.append(value_field(value))
+        return g
 
 
 def _thin(
@@ -142,34 +176,32 @@ def _encode_zoom(
     gx: np.ndarray,
     gy: np.ndarray,
     members: np.ndarray,
-    counts: np.ndarray | None,
     priority: np.ndarray,
-    full_rows: list[tuple[Any, ...]],
-    low_rows: list[tuple[Any, ...]],
+    codes: np.ndarray,
+    keys: list[str],
+    value_fields: list[bytes],
 ) -> list[NavTile]:
-    """Group the member sites by tile (features by priority inside) and encode each tile."""
+    """Group the member sites by tile (features by priority inside) and encode every tile."""
     tx, ty = gx[members] // EXTENT, gy[members] // EXTENT
     tid = zxy_to_tileid(z, tx, ty).astype(np.int64)
     order = np.lexsort((priority[members], tid))
     tid_sorted = tid[order]
     starts = np.flatnonzero(np.r_[True, tid_sorted[1:] != tid_sorted[:-1]])
-    ends = np.r_[starts[1:], len(order)]
-    rows_idx = members[order]
-    px = (gx[rows_idx] % EXTENT).tolist()
-    py = (gy[rows_idx] % EXTENT).tolist()
-    if counts is None:
-        keys = list(FULL_PROPERTIES)
-        rows = [full_rows[i] for i in rows_idx.tolist()]
-    else:
-        keys = [*LOW_ZOOM_PROPERTIES, "point_count"]
-        cnt = counts[order].tolist()
-        rows = [(*low_rows[i], c) for i, c in zip(rows_idx.tolist(), cnt, strict=True)]
-    out = []
-    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-        data = encode_point_layer(LAYER, px[s:e], py[s:e], rows[s:e], keys)
-        i = order[s]
-        out.append(NavTile(z, int(tx[i]), int(ty[i]), int(tid_sorted[s]), _gzip(data)))
-    return out
+    rows = members[order]
+    encoded = encode_point_tiles(
+        LAYER,
+        keys,
+        np.r_[starts, len(order)],
+        gx[rows] % EXTENT,
+        gy[rows] % EXTENT,
+        codes[rows],
+        value_fields,
+    )
+    first = order[starts]
+    xs, ys, ids = tx[first].tolist(), ty[first].tolist(), tid_sorted[starts].tolist()
+    return [
+        NavTile(z, x, y, t, _gzip(data)) for x, y, t, data in zip(xs, ys, ids, encoded, strict=True)
+    ]
 
 
 def _gzip(data: bytes) -> bytes:

@@ -20,11 +20,13 @@ from geo.tiles import (
     EXTENT,
     MAX_LAT,
     encode_point_layer,
+    encode_point_tiles,
     global_pixels,
     tile_bounds,
     tile_pixels,
     tile_pixels_to_lonlat,
     tile_xy,
+    value_field,
     zxy_to_tileid,
 )
 
@@ -148,3 +150,30 @@ def test_point_layer_is_deterministic_and_shares_values():
 def test_empty_layer_decodes():
     decoded = mapbox_vector_tile.decode(encode_point_layer("L", [], [], [], ["k"]))
     assert decoded["L"]["features"] == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 60), min_size=1, max_size=5),
+    n_values=st.sampled_from([3, 40, 300]),
+    seed=st.integers(0, 2**16),
+)
+def test_vectorized_encoder_equals_the_reference(sizes, n_values, seed):
+    """encode_point_tiles gives, tile by tile, exactly encode_point_layer's bytes.
+
+    The value pool mixes types whose values compare equal (1, True, 1.0) to check that they stay
+    distinct entries, and is large enough (300 values x 4 keys) for two-byte value indices.
+    """
+    rng = np.random.default_rng(seed)
+    pool = [1, True, 1.0, "1", False, 0, "é"] + [f"v{i}" for i in range(n_values)]
+    keys = ["a", "b", "c", "d"]
+    starts = np.r_[0, np.cumsum(sizes)]
+    n = int(starts[-1])
+    px, py = rng.integers(0, EXTENT, n), rng.integers(0, EXTENT, n)
+    codes = rng.integers(-1, len(pool), (n, len(keys)))
+    tiles = encode_point_tiles("L", keys, starts, px, py, codes, [value_field(v) for v in pool])
+    assert len(tiles) == len(sizes)
+    for t, data in enumerate(tiles):
+        s, e = starts[t], starts[t + 1]
+        rows = [[None if c < 0 else pool[c] for c in row] for row in codes[s:e].tolist()]
+        assert data == encode_point_layer("L", px[s:e].tolist(), py[s:e].tolist(), rows, keys)
