@@ -36,6 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -96,7 +97,7 @@ def _write_parquet(fs: Any, table: pa.Table, path: str) -> None:
     fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
     tmp = path.rsplit("/", 1)[0] + "/." + path.rsplit("/", 1)[1] + ".tmp"
     with fs.open(tmp, "wb") as f:
-        pq.write_table(table, f, compression="zstd")
+        pq.write_table(table, f, compression="lz4")
     fs.mv(tmp, path)
 
 
@@ -354,28 +355,47 @@ def _advance(state: pd.DataFrame, days: int, window_days: int, n_words: int) -> 
     return state
 
 
+def _pair_hash(cell: npt.NDArray[np.uint64], vkey: npt.NDArray[np.uint64]) -> npt.NDArray:
+    """A 64-bit hash of (cell, vkey) for fast semi-joins (confirmed by an exact join after)."""
+    with np.errstate(over="ignore"):
+        return (cell * np.uint64(0x9E3779B97F4A7C15)) ^ vkey
+
+
 def _recompute_pmax(
-    state: pd.DataFrame, deltas: list[pd.DataFrame], as_of: int, n_words: int
+    state: pd.DataFrame,
+    fs: Any,
+    root: str,
+    keys: list[tuple[str, str]],
+    as_of: int,
+    n_words: int,
 ) -> pd.DataFrame:
     """Rebuild max power and its days for the rows flagged ``_recompute`` from the window's
-    deltas (only rows whose every max-power day expired are flagged)."""
-    flag = state.pop("_recompute").to_numpy(bool) if "_recompute" in state else None
-    if flag is None or not flag.any() or not deltas:
+    deltas (flagged: rows whose every max-power day expired). Reads three columns per delta."""
+    flag = state.pop("_recompute").to_numpy(bool)
+    if not flag.any() or not keys:
         return state
-    d = pd.concat([x[["cell", "vkey", "pmax", "day"]] for x in deltas], ignore_index=True)
-    d = d.merge(state.loc[flag, ["cell", "vkey"]], on=["cell", "vkey"], how="inner")
-    d = d.loc[np.isfinite(d["pmax"].to_numpy())]
+    want = np.unique(
+        _pair_hash(*(state.loc[flag, c].to_numpy(np.uint64) for c in ("cell", "vkey")))
+    )
+    parts = []
+    for day, landing in keys:
+        d = _read_parquet(fs, _delta_path(root, day, landing), ["cell", "vkey", "pmax"])
+        h = _pair_hash(d["cell"].to_numpy(np.uint64), d["vkey"].to_numpy(np.uint64))
+        d = d.loc[np.isin(h, want) & np.isfinite(d["pmax"].to_numpy())]
+        parts.append(d.assign(day=_day_num(day)))
+    target = state.loc[flag, ["cell", "vkey"]].reset_index()
+    d = pd.concat(parts, ignore_index=True).merge(target[["cell", "vkey"]], on=["cell", "vkey"])
     if d.empty:
         return state
     rows = _state_from_deltas([d.assign(**dict.fromkeys(_ADDITIVE, 0))], as_of, n_words)
     pcols = [f"p{w}" for w in range(n_words)]
     best = _combine_state([rows.assign(n=1)], n_words)[["cell", "vkey", "pmax", *pcols]]
-    merged = state[["cell", "vkey"]].merge(best, on=["cell", "vkey"], how="left")
-    upd = flag & np.isfinite(merged["pmax"].to_numpy())
+    hit = target.merge(best, on=["cell", "vkey"], how="inner")
     state = state.copy()
-    state.loc[upd, "pmax"] = merged.loc[upd, "pmax"].to_numpy()
+    rows_at = hit["index"].to_numpy()
+    state.loc[rows_at, "pmax"] = hit["pmax"].to_numpy()
     for c in pcols:
-        state.loc[upd, c] = merged.loc[upd, c].to_numpy(np.uint64)
+        state.loc[rows_at, c] = hit[c].to_numpy(np.uint64)
     return state
 
 
@@ -429,8 +449,7 @@ def read_window_aggregate(
         if "_recompute" in state:
             flag |= state["_recompute"].to_numpy(bool)
         state["_recompute"] = flag
-        if flag.any():
-            state = _recompute_pmax(state, _read_deltas(fs, root, keys), as_of, n_words)
+        state = _recompute_pmax(state, fs, root, keys, as_of, n_words)
         stats = {"deltas_added": len(added), "deltas_expired": len(expired)}
         stats["pmax_recomputed_rows"] = int(flag.sum())
     else:
@@ -575,11 +594,19 @@ def find_sites_incremental(
         What the run read and re-clustered.
     """
     fs, root = _fs(lake)
+    clock = time.perf_counter()
     agg, stats = read_window_aggregate(lake, day, window_days, params)
+    seconds = {"window_state": time.perf_counter() - clock}
+    clock = time.perf_counter()
     micro = micro_points(agg)
     raw, cstats = _cluster_cached(micro, params, fs, root, mapper)
+    seconds["cluster"] = time.perf_counter() - clock
+    clock = time.perf_counter()
     cells = micro["cell"].to_numpy(np.uint64)
     sites, relabel = summarise_sites(agg, pd.Series(raw, index=cells))
+    seconds["summarise"] = time.perf_counter() - clock
+    stats["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
+    stats["micro_points"] = len(micro)
     labels = relabel[np.maximum(raw, 0)] if relabel.size else np.zeros_like(raw)
     labels = np.where(raw >= 0, labels, -1)
     return sites, pd.Series(labels, index=cells, name="cluster"), stats | cstats
