@@ -644,7 +644,8 @@ def _quarantine_text(records: pd.DataFrame, key: bytes) -> list[str | None]:
     rec = rec.rename(columns={"vehicle_id": "vehicle"})
     buf = io.StringIO()
     rec.to_json(buf, orient="records", lines=True, force_ascii=False)
-    return buf.getvalue().splitlines()
+    # split on "\n" only: str.splitlines() also splits at U+0085/U+2028 inside the values
+    return buf.getvalue().rstrip("\n").split("\n")
 
 
 _REDACTED = "<redacted>"
