@@ -32,9 +32,11 @@ whose cells are at least twice ``2 * eps`` across (:func:`halo_resolution`). Two
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import h3
 import numpy as np
@@ -54,14 +56,18 @@ __all__ = [
     "cluster_partition",
     "cluster_partitions",
     "cluster_points",
+    "dask_mapper",
     "dbscan_weighted",
     "halo_resolution",
     "order_labels",
+    "run_partitions",
     "split_partitions",
     "stitch",
 ]
 
 IntArray = npt.NDArray[np.int64]
+#: ``mapper(func, items)`` -> results in order: ``map``, ``Executor.map``, :func:`dask_mapper`
+Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
@@ -289,10 +295,9 @@ def stitch(results: Iterable[PartitionResult], n_points: int) -> IntArray:
     member = labels >= 0
     if not member.any():
         return out
-    # nodes: (partition, local label) pairs
-    node_key = np.stack([part[member], labels[member]], axis=1)
-    nodes, node = np.unique(node_key, axis=0, return_inverse=True)
-    node = node.ravel()
+    # nodes: (partition, local label) pairs, as one int64 key
+    width = int(labels.max()) + 1
+    nodes, node = np.unique(part[member] * width + labels[member], return_inverse=True)
     m_ids, m_core = ids[member], core[member]
     # link nodes that hold the same core point
     cid, cnode = m_ids[m_core], node[m_core]
@@ -301,7 +306,7 @@ def stitch(results: Iterable[PartitionResult], n_points: int) -> IntArray:
     same = cid[1:] == cid[:-1]
     graph = coo_matrix(
         (np.ones(int(same.sum()), np.int8), (cnode[:-1][same], cnode[1:][same])),
-        (nodes.shape[0], nodes.shape[0]),
+        (nodes.size, nodes.size),
     )
     _, comp = connected_components(graph, directed=False)
     m_owned = owned[member]
@@ -316,23 +321,50 @@ def cluster_points(
     eps_m: float,
     min_samples: float,
     partition_res: int | None = 5,
-    mapper: Callable[..., Iterable[PartitionResult]] = map,
+    mapper: Mapper = map,
+    batch_points: int = 50_000,
 ) -> IntArray:
     """Weighted DBSCAN of all points, partitioned by coarse cell when ``partition_res`` is set.
 
-    ``mapper(func, partitions)`` runs the partitions (default: the builtin ``map``); any
-    ``Executor.map`` or a Dask client's ``map`` + ``gather`` wrapper works. The result equals
-    :func:`dbscan_weighted` on all points at once.
+    ``mapper(func, batches)`` runs batches of partitions (about ``batch_points`` points each)
+    and yields their results: the builtin ``map`` (default), ``Executor.map``, or
+    :func:`dask_mapper` for a Dask cluster. ``func`` is a picklable ``functools.partial``. The
+    result equals :func:`dbscan_weighted` on all points at once.
     """
     v = np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
     if partition_res is None or cells is None:
         return dbscan_weighted(v, weights, eps_m, min_samples)[0]
     parts = split_partitions(v, weights, cells, eps_m, partition_res)
+    return stitch(run_partitions(parts, eps_m, min_samples, mapper, batch_points), v.shape[0])
 
-    def run(p: Partition) -> PartitionResult:
-        return cluster_partition(p, eps_m, min_samples)
 
-    return stitch(mapper(run, parts), v.shape[0])
+def run_partitions(
+    parts: Sequence[Partition],
+    eps_m: float,
+    min_samples: float,
+    mapper: Mapper = map,
+    batch_points: int = 50_000,
+) -> list[PartitionResult]:
+    """Cluster partitions in batches through ``mapper``; results in the order of ``parts``."""
+    func = functools.partial(cluster_partitions, eps_m=eps_m, min_samples=min_samples)
+    batches = batch_partitions(parts, batch_points)
+    return [r for batch in mapper(func, batches) for r in batch]
+
+
+def dask_mapper(client: Any) -> Mapper:
+    """A mapper running each batch as a task on a Dask ``distributed.Client``.
+
+    >>> # from distributed import Client, LocalCluster
+    >>> # labels = cluster_points(..., mapper=dask_mapper(Client(LocalCluster())))
+    """
+
+    def mapper(func: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+        items = list(items)
+        if not items:
+            return []
+        return client.gather(client.map(func, items, pure=False))
+
+    return mapper
 
 
 # --------------------------------------------------------------------------------------------

@@ -147,15 +147,17 @@ def grid_disk_parents(
         rings.extend(ring)
     owner = np.repeat(np.arange(uniq.size), sizes)
     parents = cell_to_parent(np.array(rings, dtype=np.uint64), parent_res)
-    pairs = np.unique(np.stack([owner.astype(np.uint64), parents]), axis=1)
-    u_owner, u_parent = pairs[0].astype(np.int64), pairs[1]
+    # distinct (owner, parent): sort parents within each owner, drop repeats
+    order = np.lexsort((parents, owner))
+    owner, parents = owner[order], parents[order]
+    keep = np.r_[True, (owner[1:] != owner[:-1]) | (parents[1:] != parents[:-1])]
+    u_owner, u_parent = owner[keep], parents[keep]
     # expand from distinct cells back to the input positions
-    order = np.argsort(inverse, kind="stable")
     starts = np.searchsorted(u_owner, np.arange(uniq.size))
     counts = np.diff(np.append(starts, u_owner.size))
-    per_input = counts[inverse[order]]
-    index = np.repeat(order, per_input)
-    first = np.repeat(starts[inverse[order]], per_input)
+    per_input = counts[inverse]
+    index = np.repeat(np.arange(c.size), per_input)
+    first = np.repeat(starts[inverse], per_input)
     offset = np.arange(index.size) - np.repeat(np.cumsum(per_input) - per_input, per_input)
     return index.astype(np.int64), u_parent[first + offset]
 

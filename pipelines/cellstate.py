@@ -37,7 +37,7 @@ import datetime as dt
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import fsspec
@@ -47,7 +47,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from geo.cluster import Partition, PartitionResult, cluster_partition, split_partitions, stitch
+from geo.cluster import Mapper, Partition, PartitionResult, run_partitions, split_partitions, stitch
 from pipelines.config import ClusterParams
 from pipelines.sites import (
     AGGREGATE_COLUMNS,
@@ -505,7 +505,7 @@ def _cluster_cached(
     params: ClusterParams,
     fs: Any,
     root: str,
-    mapper: Callable[..., Iterable[PartitionResult]],
+    mapper: Mapper,
 ) -> tuple[npt.NDArray[np.int64], dict[str, int]]:
     cells = micro["cell"].to_numpy(np.uint64)
     xyz = unit_sums(micro[["sx", "sy", "sz"]].to_numpy())
@@ -519,14 +519,8 @@ def _cluster_cached(
         dict(tuple(cache.groupby("digest", sort=False))) if cache is not None else {}
     )
     todo = [p for p, d in zip(parts, digests, strict=True) if d not in known]
-    eps, ms = params.eps_m, params.min_samples
-    fresh = dict(
-        zip(
-            (p.key for p in todo),
-            mapper(lambda p: cluster_partition(p, eps, ms), todo),
-            strict=True,
-        )
-    )
+    done = run_partitions(todo, params.eps_m, params.min_samples, mapper)
+    fresh = {r.key: r for r in done}
     results, rows = [], []
     for p, d in zip(parts, digests, strict=True):
         if p.key in fresh:
@@ -565,7 +559,7 @@ def find_sites_incremental(
     day: str,
     window_days: int,
     params: ClusterParams,
-    mapper: Callable[..., Iterable[PartitionResult]] = map,
+    mapper: Mapper = map,
 ) -> tuple[pd.DataFrame, pd.Series, dict[str, Any]]:
     """The sites as of ``day`` from the lake's cell state, updated incrementally.
 

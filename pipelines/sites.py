@@ -17,14 +17,14 @@ sites:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from geo.cluster import (
-    PartitionResult,
+    Mapper,
     cluster_points,
     order_labels,
 )
@@ -206,7 +206,7 @@ def unit_sums(sums: npt.ArrayLike) -> npt.NDArray[np.float64]:
 def cluster_micro_points(
     micro: pd.DataFrame,
     params: ClusterParams,
-    mapper: Callable[..., Iterable[PartitionResult]] = map,
+    mapper: Mapper = map,
 ) -> npt.NDArray[np.int64]:
     """Labels (``0..k-1`` in no particular order, -1 noise) of the micro-points."""
     return cluster_points(
@@ -328,7 +328,7 @@ def _day_str(days: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
 def find_sites(
     sessions: pd.DataFrame,
     params: ClusterParams,
-    mapper: Callable[..., Iterable[PartitionResult]] = map,
+    mapper: Mapper = map,
 ) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
     """Cluster a window of sessions into charge sites.
 
