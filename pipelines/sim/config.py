@@ -65,6 +65,10 @@ class SimConfig:
     neighbourhoods: int = 150
     lots_per_side: int = 60
     lot_spacing_m: float = 20.0
+    #: share of single-family vehicles living with another EV (one home charger, two vehicles)
+    share_two_ev_homes: float = 0.15
+    #: share of out-of-home sessions that are visits to a friend's home charger (nearest home)
+    share_home_visits: float = 0.03
     #: share of single-family homes placed 30-80 m from a public station
     share_home_near_station: float = 0.03
     #: public stations opening / closing during the period

@@ -183,18 +183,25 @@ def build_world(cfg: SimConfig, rng: np.random.Generator) -> World:
 
     # lots: single-family homes, garages, residences without a charger
     s_idx = np.flatnonzero(home_kind == 0)
+    # two-EV households: a vehicle may share the previous single-family vehicle's home
+    mover = rng.random(len(s_idx)) < cfg.share_two_ev_homes
+    mover[1:] &= ~mover[:-1]
+    if len(mover):
+        mover[0] = False
+    household = np.cumsum(~mover) - 1
+    n_home = int(household.max() + 1) if len(household) else 0
     n_idx = np.flatnonzero(home_kind == 2)
     avoid = to_xyz(
         np.concatenate([public["lat"].to_numpy(), w_lat]),
         np.concatenate([public["lon"].to_numpy(), w_lon]),
     )
-    lat, lon = _lots(cfg, rng, len(s_idx) + n_gar + len(n_idx), avoid)
-    h_lat, h_lon = lat[: len(s_idx)], lon[: len(s_idx)]
-    g_lat, g_lon = lat[len(s_idx) : len(s_idx) + n_gar], lon[len(s_idx) : len(s_idx) + n_gar]
-    r_lat, r_lon = lat[len(s_idx) + n_gar :], lon[len(s_idx) + n_gar :]
+    lat, lon = _lots(cfg, rng, n_home + n_gar + len(n_idx), avoid)
+    h_lat, h_lon = lat[:n_home], lon[:n_home]
+    g_lat, g_lon = lat[n_home : n_home + n_gar], lon[n_home : n_home + n_gar]
+    r_lat, r_lon = lat[n_home + n_gar :], lon[n_home + n_gar :]
 
     # some homes right next to a public station
-    near = np.flatnonzero(rng.random(len(s_idx)) < cfg.share_home_near_station)
+    near = np.flatnonzero(rng.random(n_home) < cfg.share_home_near_station)
     if len(near):
         at = rng.integers(0, len(public), len(near))
         dist = rng.uniform(30.0, 80.0, len(near))
@@ -209,7 +216,7 @@ def build_world(cfg: SimConfig, rng: np.random.Generator) -> World:
     n_pub = len(public)
     homes = pd.DataFrame(
         {
-            "station_id": [f"H{i:06d}" for i in range(len(s_idx))],
+            "station_id": [f"H{i:06d}" for i in range(n_home)],
             "kind": "home",
             "lat": h_lat,
             "lon": h_lon,
@@ -244,16 +251,17 @@ def build_world(cfg: SimConfig, rng: np.random.Generator) -> World:
     stations = pd.concat([public, private[public.columns]], ignore_index=True)
 
     home_station = np.full(n, -1)
-    home_station[s_idx] = n_pub + np.arange(len(s_idx))
-    home_station[a_idx] = n_pub + len(s_idx) + a_lab
-    work_of[w_idx] = n_pub + len(s_idx) + n_gar + w_lab
+    home_station[s_idx] = n_pub + household
+    home_station[a_idx] = n_pub + n_home + a_lab
+    work_of[w_idx] = n_pub + n_home + n_gar + w_lab
     res_lat = np.empty(n)
     res_lon = np.empty(n)
-    res_lat[s_idx], res_lon[s_idx] = h_lat, h_lon
+    res_lat[s_idx], res_lon[s_idx] = h_lat[household], h_lon[household]
     res_lat[a_idx], res_lon[a_idx] = g_lat[a_lab], g_lon[a_lab]
     res_lat[n_idx], res_lon[n_idx] = r_lat, r_lon
 
     fav, fav_cum = _favourites(cfg, rng, public, res_lat, res_lon, opt_in)
+    friend = _friend_homes(n_pub, h_lat, h_lon, res_lat, res_lon, home_station)
 
     vid = rng.integers(0, 2**62, n, dtype=np.int64)
     if len(np.unique(vid)) != n:  # pragma: no cover - 2^-62 odds
@@ -271,11 +279,21 @@ def build_world(cfg: SimConfig, rng: np.random.Generator) -> World:
             "dc_connector": rng.choice(["ccs", "chademo", "nacs"], size=n, p=[0.75, 0.08, 0.17]),
             "ac_connector": rng.choice(["j1772", "nacs", "type1"], size=n, p=[0.88, 0.1, 0.02]),
             "battery_kwh": rng.uniform(40.0, 100.0, n).round(0),
+            "friend_home": friend,
             "res_lat": res_lat,
             "res_lon": res_lon,
         }
     )
     return World(stations, vehicles, fav, fav_cum)
+
+
+def _friend_homes(n_pub, h_lat, h_lon, res_lat, res_lon, home_station) -> np.ndarray:
+    """The nearest single-family home that is not the vehicle's own (station index, -1 if none)."""
+    if len(h_lat) < 2:
+        return np.full(len(res_lat), -1)
+    _, j = cKDTree(to_xyz(h_lat, h_lon)).query(to_xyz(res_lat, res_lon), k=2)
+    first = n_pub + j[:, 0]
+    return np.where(first == home_station, n_pub + j[:, 1], first)
 
 
 def _favourites(cfg, rng, public, res_lat, res_lon, opt_in):

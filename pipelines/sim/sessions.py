@@ -96,6 +96,10 @@ def generate_sessions(
     station[m] = v["work_station"].to_numpy()[vi[m]]
     pub_idx = np.flatnonzero(kind == KIND_PUBLIC)
     station[pub_idx] = _pick_public(cfg, world, rng, vi[pub_idx], di[pub_idx], day0)
+    # a few out-of-home sessions are visits to a friend's home charger (evening, AC profile)
+    friend = v["friend_home"].to_numpy()[vi[pub_idx]]
+    visit = (rng.random(len(pub_idx)) < cfg.share_home_visits) & (friend >= 0)
+    station[pub_idx[visit]] = friend[visit]
 
     keep = station >= 0
     kind, vi, di, station = kind[keep], vi[keep], di[keep], station[keep]
