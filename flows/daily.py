@@ -7,9 +7,13 @@ travel as task parameters: tasks load keys themselves (see :mod:`pipelines.keys`
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
+import json
 import os
 import time
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +23,7 @@ from prefect.artifacts import (
     create_markdown_artifact,
     create_table_artifact,
 )
+from prefect.cache_policies import NO_CACHE, TASK_SOURCE, CacheKeyFnPolicy
 
 from pipelines import steps
 from pipelines.config import Paths, Settings
@@ -44,7 +49,47 @@ def _transient(task, task_run, state) -> bool:
     return False
 
 
-_io = {"retries": 2, "retry_delay_seconds": [1, 5], "retry_condition_fn": _transient}
+#: storage I/O: retried; not cached, because what these stages read is lake state that their
+#: parameters (paths and a day) do not capture
+_io = {
+    "retries": 2,
+    "retry_delay_seconds": [1, 5],
+    "retry_condition_fn": _transient,
+    "cache_policy": NO_CACHE,
+}
+
+
+def discover_inputs_key(context: Any, parameters: dict[str, Any]) -> str:
+    """Cache key of :func:`discover_task`: everything its output is a function of.
+
+    ``steps.discover`` reads the sessions of the window from the lake (files of landing days
+    ``<= day``) and the settings. The key hashes the lake's absolute path, the day, the settings
+    and the name, size and modification time of every session file of a landing day ``<= day``
+    (a superset of what the window reads: a change anywhere there is a cache miss, never a stale
+    hit). Re-ingesting a landing day rewrites its files, so it changes the key.
+    """
+    lake = Path(parameters["lake"]).resolve()
+    day = parameters["day"]
+    files = []
+    for f in sorted((lake / "sessions").glob("day=*/landing=*.parquet")):
+        if f.stem.removeprefix("landing=") <= day:
+            st = f.stat()
+            files.append([str(f.relative_to(lake)), st.st_size, st.st_mtime_ns])
+    settings = dataclasses.asdict(parameters["settings"])
+    blob = json.dumps([str(lake), day, settings, files], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def discover_outputs(lake: str, day: str) -> dict[str, str | None]:
+    """sha256 of the files discover writes (None where missing), checked on a cache hit."""
+    files = {
+        "classified": steps.work_dir(lake, day) / steps.CLASSIFIED,
+        "excluded": Path(lake) / "excluded" / f"{day}.parquet",
+    }
+    return {
+        name: hashlib.sha256(f.read_bytes()).hexdigest() if f.exists() else None
+        for name, f in files.items()
+    }
 
 
 @task(name="ingest-landing-day", **_io)
@@ -63,9 +108,20 @@ def ingest_task(landing: str, lake: str, landing_day: str, settings: Settings) -
     return counts.as_dict()
 
 
-@task(name="discover-sites", **_io)
+@task(
+    name="discover-sites",
+    retries=2,
+    retry_delay_seconds=[1, 5],
+    retry_condition_fn=_transient,
+    # the expensive stage (clustering): a re-run of a day whose inputs did not change (a retried
+    # flow run after a failed publish, a backfill over days already done) reuses its result
+    cache_policy=TASK_SOURCE + CacheKeyFnPolicy(cache_key_fn=discover_inputs_key),
+    persist_result=True,
+    result_serializer="json",
+)
 def discover_task(lake: str, day: str, settings: Settings) -> dict[str, Any]:
     out = steps.discover(lake, day, settings)
+    out["outputs"] = discover_outputs(lake, day)
     get_run_logger().info(
         "window %s..%s: %d sessions, %d sites found, %d public",
         *out["window"],
@@ -111,12 +167,30 @@ def report_task(lake: str, day: str, report: dict[str, Any]) -> str:
     return steps.write_report(lake, day, report)
 
 
-def resolve_day(date: str | None) -> str:
-    """``date`` validated, or yesterday in ``$CHARGEPOINTS_TIMEZONE`` (UTC by default)."""
+def resolve_day(date: str | None, now: dt.datetime | None = None) -> str:
+    """``date`` validated, or the day before ``now`` in ``$CHARGEPOINTS_TIMEZONE`` (default UTC).
+
+    ``now`` defaults to the flow run's scheduled start time (so a scheduled run that starts late,
+    or is retried after midnight, still runs the day it was scheduled for), or the clock outside
+    a flow run.
+
+    >>> resolve_day("2026-11-24")
+    '2026-11-24'
+    >>> os.environ[ENV_TIMEZONE] = "Pacific/Kiritimati"  # UTC+14
+    >>> resolve_day(None, dt.datetime(2026, 11, 24, 11, 0, tzinfo=dt.UTC))
+    '2026-11-24'
+    >>> del os.environ[ENV_TIMEZONE]
+    >>> resolve_day(None, dt.datetime(2026, 11, 24, 11, 0, tzinfo=dt.UTC))
+    '2026-11-23'
+    """
     if date:
         return dt.date.fromisoformat(date).isoformat()
-    tz = ZoneInfo(os.environ.get(ENV_TIMEZONE, "UTC"))
-    return (dt.datetime.now(tz).date() - dt.timedelta(days=1)).isoformat()
+    tz = ZoneInfo(os.environ.get(ENV_TIMEZONE) or "UTC")
+    if now is None:
+        from prefect.runtime import flow_run
+
+        now = flow_run.scheduled_start_time  # the clock outside a flow run
+    return (now.astimezone(tz).date() - dt.timedelta(days=1)).isoformat()
 
 
 @flow(name=FLOW_NAME, log_prints=True)
@@ -155,7 +229,7 @@ def charge_sites_daily(
         stage_seconds["ingest"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        found = discover_task(paths.lake, day, settings)
+        found = _discover(paths.lake, day, settings)
         stage_seconds["discover"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -171,6 +245,19 @@ def charge_sites_daily(
 
     _artifacts(day, paths, report, report_path)
     return report
+
+
+def _discover(lake: str, day: str, settings: Settings) -> dict[str, Any]:
+    """discover_task, reusing a cached result only while the files it wrote are unchanged."""
+    state = discover_task(lake, day, settings, return_state=True)
+    found = state.result()
+    if state.name == "Cached":
+        if found.get("outputs") == discover_outputs(lake, day):
+            get_run_logger().info("discover: inputs unchanged since an earlier run, result reused")
+        else:
+            get_run_logger().info("discover: cached result's files changed or missing, recomputing")
+            found = discover_task.with_options(refresh_cache=True)(lake, day, settings)
+    return found
 
 
 def build_report(
