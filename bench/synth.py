@@ -62,7 +62,9 @@ class World:
         pop = 1.0 / np.arange(1, n_st + 1) ** 0.8
         self.station_p = rng.permutation(pop / pop.sum())
         self.favourites = rng.choice(n_st, (vehicles, 3), p=self.station_p)
-        self.names = np.array([f"{x:064x}" for x in rng.integers(0, 2**63, vehicles)], object)
+        # like the lake's HMAC-SHA256 pseudonyms: 64 random hex digits
+        raw = np.frombuffer(rng.bytes(32 * vehicles), dtype="S32")
+        self.names = np.array([x.hex() for x in raw.tolist()], dtype=object)
 
 
 def sessions_for_days(world: World, first_day: str, days: int, seed: int = 1) -> pd.DataFrame:

@@ -54,6 +54,7 @@ from pipelines.sites import (
     aggregate_sessions,
     combine_aggregates,
     micro_points,
+    session_days,
     summarise_sites,
     unit_sums,
 )
@@ -102,8 +103,10 @@ def _write_parquet(fs: Any, table: pa.Table, path: str) -> None:
 
 
 def _read_parquet(fs: Any, path: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a Parquet file; strings stay Arrow-backed (no Python objects)."""
     with fs.open(path, "rb") as f:
-        return pq.read_table(f, columns=columns).to_pandas()
+        table = pq.read_table(f, columns=columns)
+    return table.to_pandas(types_mapper={pa.string(): pd.ArrowDtype(pa.string())}.get)
 
 
 def _write_json(fs: Any, data: Any, path: str) -> None:
@@ -170,11 +173,12 @@ def update_cell_state(
         new_sessions = pd.concat(frames, ignore_index=True) if frames else None
     if new_sessions is None or new_sessions.empty:
         return []
-    days = pd.to_datetime(new_sessions["plug_in_utc"], utc=True).dt.strftime("%Y-%m-%d")
+    days = session_days(new_sessions["plug_in_utc"])
     written = []
-    for day, part in new_sessions.groupby(days.to_numpy(), sort=True):
-        _write_delta(fs, root, str(day), landing_day, aggregate_sessions(part, params), params)
-        written.append(str(day))
+    for day in np.unique(days).tolist():
+        part = new_sessions.loc[days == day]
+        _write_delta(fs, root, _day_str(day), landing_day, aggregate_sessions(part, params), params)
+        written.append(_day_str(day))
     return written
 
 

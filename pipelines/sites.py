@@ -22,6 +22,8 @@ from collections.abc import Iterable
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from geo.cluster import (
     Mapper,
@@ -90,13 +92,44 @@ def usable_sessions(sessions: pd.DataFrame, params: ClusterParams) -> npt.NDArra
 
 def session_days(plug_in_utc: pd.Series) -> npt.NDArray[np.int64]:
     """UTC day of plug-in as days since 1970-01-01."""
-    ts = pd.to_datetime(plug_in_utc, utc=True).dt.tz_localize(None)
+    if isinstance(plug_in_utc.dtype, pd.DatetimeTZDtype):
+        ts = plug_in_utc.dt.tz_convert("UTC").dt.tz_localize(None)
+    else:
+        ts = pd.to_datetime(plug_in_utc, utc=True).dt.tz_localize(None)
     return (ts.to_numpy().astype("datetime64[D]") - _DAY0).astype(np.int64)
 
 
-def vehicle_keys(vehicle: pd.Series) -> npt.NDArray[np.uint64]:
-    """A 64-bit hash of each pseudonym (deterministic across runs and machines)."""
-    return pd.util.hash_array(vehicle.astype(str).to_numpy(object), categorize=True)
+_HEX = np.full(256, 255, dtype=np.uint8)
+_HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
+_HEX[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
+_NIBBLE_SHIFT = np.arange(60, -4, -4, dtype=np.uint64)
+
+
+def vehicle_keys(vehicle: pd.Series | pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64]:
+    """A 64-bit key per pseudonym, the same for the same string on any run or machine.
+
+    The lake's pseudonyms are HMAC-SHA256 hex digests: their first 16 hex digits are the key
+    (vectorized through Arrow, no Python strings). Any other string gets pandas' stable 64-bit
+    hash. Either way the key stays inside the lake.
+
+    >>> import pandas as pd
+    >>> vehicle_keys(pd.Series(["00000000000000ff" + "0" * 48, "v1"]))[0]
+    np.uint64(255)
+    """
+    arr = pa.array(vehicle, type=pa.string()) if isinstance(vehicle, pd.Series) else vehicle
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.fill_null("")
+    head = pc.utf8_slice_codeunits(arr, 0, 16)
+    is_hex = pc.match_substring_regex(head, "^[0-9a-fA-F]{16}$").to_numpy(zero_copy_only=False)
+    fixed = pc.if_else(pa.array(is_hex), head, pa.scalar("0" * 16)).cast(pa.binary(16))
+    raw = np.frombuffer(fixed.buffers()[1], dtype=np.uint8, count=16 * len(fixed))
+    nibbles = _HEX[raw.reshape(-1, 16)].astype(np.uint64)
+    keys = np.bitwise_or.reduce(nibbles << _NIBBLE_SHIFT, axis=1)
+    if not is_hex.all():
+        other = arr.filter(pa.array(~is_hex)).to_numpy(zero_copy_only=False)
+        keys[~is_hex] = pd.util.hash_array(other.astype(object), categorize=True)
+    return keys
 
 
 def _micro_cells(sessions: pd.DataFrame, res: int) -> npt.NDArray[np.uint64]:
