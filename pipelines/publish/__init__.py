@@ -189,7 +189,11 @@ def prepare_sites(sites: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise PublishError(f"sites lack column(s): {', '.join(missing)}")
     out = sites.copy()
+    if out["site_id"].isna().any():
+        raise PublishError("a site has no site_id")
     out["site_id"] = out["site_id"].astype(str)
+    for column, dtype in (("sessions", np.int64), ("vehicles", np.int64), ("known", bool)):
+        out[column] = _lossless(out, column, dtype)
     if out["site_id"].duplicated().any():
         dup = out.loc[out["site_id"].duplicated(), "site_id"].iloc[0]
         raise PublishError(f"duplicate site_id {dup!r}")
@@ -206,6 +210,26 @@ def prepare_sites(sites: pd.DataFrame) -> pd.DataFrame:
     out["lon"] = np.round(lon, COORD_DECIMALS)
     out["lat"] = np.round(lat, COORD_DECIMALS)
     return out.sort_values("site_id", kind="stable").reset_index(drop=True)
+
+
+def _lossless(sites: pd.DataFrame, column: str, dtype: type) -> pd.Series:
+    """``column`` as ``dtype`` when that changes no value (e.g. 5.0 -> 5, nullable -> numpy),
+    else :class:`PublishError` naming the first offending site."""
+    values = sites[column]
+    bad = values.isna()
+    if not bad.any():
+        try:
+            converted = values.astype(dtype)
+            bad = converted != values
+            if not bad.any():
+                return converted
+        except (TypeError, ValueError):
+            bad = pd.Series(True, index=values.index)
+    site = sites.loc[bad, "site_id"].iloc[0]
+    raise PublishError(
+        f"column {column!r} must be {np.dtype(dtype).name} without gaps; "
+        f"site {site!r} has {values[bad].iloc[0]!r}"
+    )
 
 
 def previous_day(target: PublishTarget, day: str) -> str | None:

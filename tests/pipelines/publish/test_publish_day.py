@@ -178,3 +178,19 @@ def test_bad_input_fails_before_anything_is_written(
 def test_bad_day_is_rejected(tmp_path, few_sites, signing_key):
     with pytest.raises(PublishError, match="YYYY-MM-DD"):
         publish_day(few_sites, "24.11.2026", str(tmp_path), signing_key)
+
+
+def test_lossless_type_repairs_and_clear_errors(tmp_path, site_factory, signing_key):
+    """Float counts without fractions and nullable dtypes are accepted as ints/bools (as when
+    carried-over rows were reindexed); a gap or a fraction names the site."""
+    sites = site_factory(20)
+    sites["sessions"] = sites["sessions"].astype(float)
+    sites["vehicles"] = sites["vehicles"].astype("Int64")
+    sites["known"] = sites["known"].astype("boolean")
+    publish_day(sites, DAY1, str(tmp_path), signing_key)
+    fc = json.loads((tmp_path / DAY1 / "charge_sites.geojson").read_text())
+    assert isinstance(fc["features"][0]["properties"]["sessions"], int)
+    sites = sites.astype({"sessions": object})
+    sites.loc[7, "sessions"] = 2.5
+    with pytest.raises(PublishError, match=r"'sessions' must be int64.*'s000007' has 2\.5"):
+        publish_day(sites, DAY2, str(tmp_path), signing_key)
