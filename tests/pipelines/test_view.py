@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -303,23 +304,18 @@ class _Chromium:
 
 
 def _count_colour(png: bytes, rgb: tuple[int, int, int], tolerance: int = 12) -> int:
+    """Pixels of the PNG within ``tolerance`` of ``rgb`` in every channel."""
     from PIL import Image
 
-    image = Image.open(io.BytesIO(png)).convert("RGB")
-    pixels = image.load()
-    width, height = image.size
-    return sum(
-        1
-        for y in range(height)
-        for x in range(width)
-        if all(abs(c - e) <= tolerance for c, e in zip(pixels[x, y], rgb, strict=True))
-    )
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+    return int((np.abs(pixels - np.array(rgb, dtype=np.int16)) <= tolerance).all(axis=-1).sum())
 
 
 @pytest.mark.integration
 @pytest.mark.slow
 def test_viewer_shows_the_sites_in_chromium(base_url: str, tmp_path: Path) -> None:
-    """All 12 sites are drawn; the screenshot holds DC, AC and mixed coloured dots on the map.
+    """All 12 sites are drawn; the screenshot holds DC, AC and mixed coloured dots on the map;
+    a click on site-00 (DC, new) opens its properties; a malformed ?day= shows an error.
 
     The panel's legend holds one small dot of each colour (~100 px), so the map must add many
     more pixels of each colour than that.
@@ -336,7 +332,7 @@ def test_viewer_shows_the_sites_in_chromium(base_url: str, tmp_path: Path) -> No
             mobile=False,
         )
         browser.call("Page.navigate", url=f"{base_url}/?day={DAY}")
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # generous: CI machines are busy
         state: dict = {}
         while time.monotonic() < deadline:
             state = json.loads(browser.evaluate("JSON.stringify(window.viewerState || {})") or "{}")
@@ -348,6 +344,32 @@ def test_viewer_shows_the_sites_in_chromium(base_url: str, tmp_path: Path) -> No
         # every site is on screen, alone or counted in a low-zoom dot's point_count
         assert state["represented"] == 12, state
         png = base64.b64decode(browser.call("Page.captureScreenshot", format="png")["data"])
+        # clicking a site opens a popup with its published properties
+        site = _sites()[0]
+        xy = f"viewerMap.project([{site['lon']}, {site['lat']}])"
+        point = browser.evaluate(f"[{xy}.x, {xy}.y]")
+        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+            browser.call(
+                "Input.dispatchMouseEvent",
+                type=kind,
+                x=point[0],
+                y=point[1],
+                button="left",
+                clickCount=1,
+            )
+        popup = ""
+        while time.monotonic() < deadline and site["site_id"] not in popup:
+            time.sleep(0.2)
+            popup = browser.evaluate(
+                "(document.querySelector('.maplibregl-popup') || {}).textContent || ''"
+            )
+        assert site["site_id"] in popup and "dc" in popup and "vehicles" in popup, popup
+        browser.call("Page.navigate", url=f"{base_url}/?day=not-a-day")
+        error = None
+        while time.monotonic() < deadline and not error:
+            time.sleep(0.2)
+            error = browser.evaluate("window.viewerState && window.viewerState.error")
+        assert "YYYY-MM-DD" in error
     out = Path(os.environ.get("CHARGEPOINTS_VIEW_SCREENSHOT", tmp_path / "viewer.png"))
     out.write_bytes(png)
     legend_only = 150

@@ -123,6 +123,9 @@
     if (!day) {
       day = (await fetchJson(`${PUBLISH}latest.json`)).date;
     }
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(day || "")) {
+      throw new Error(`day must be YYYY-MM-DD, got ${JSON.stringify(day)}`);
+    }
     state.day = day;
     const nav = `${PUBLISH}${day}/nav/`;
     const manifest = await fetchJson(`${nav}manifest.json`);
@@ -156,6 +159,11 @@
     document.getElementById("links").innerHTML = ["charge_sites.geojson", "charge_sites.parquet"]
       .map((name) => `<a href="${PUBLISH}${day}/${name}">${name}</a>`)
       .concat([`<a href="${nav}manifest.json">manifest</a>`, `<a href="${nav}delta.json">delta</a>`])
+      .concat(
+        /^\d{4}-\d{2}-\d{2}$/.test(manifest.previous_version || "")
+          ? [`<a href="?day=${encodeURIComponent(manifest.previous_version)}">previous day</a>`]
+          : [],
+      )
       .join(" · ");
 
     const map = new maplibregl.Map({
