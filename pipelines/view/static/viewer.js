@@ -98,7 +98,9 @@
     const count = properties.point_count;
     const note =
       count > 1 ? `<p>stands for ${escapeHtml(count)} sites nearby: zoom in to see each</p>` : "";
-    return `${note}<table class="popup-table">${rows}</table>`;
+    // low zooms carry a subset of the properties (the bundle's metadata lists them)
+    const more = "vehicles" in properties ? "" : "<p>zoom in for all properties</p>";
+    return `${note}<table class="popup-table">${rows}</table>${more}`;
   }
 
   /** Keep the sites clear of the panel on the left where the window is wide enough. */
