@@ -281,7 +281,7 @@ def bench_curve(vehicles: int, windows: list[int], work: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
-    ap.add_argument("--vehicles", type=int, nargs="+", default=list(DEFAULT_VEHICLES))
+    ap.add_argument("--vehicles", type=int, nargs="*", default=list(DEFAULT_VEHICLES))
     ap.add_argument("--days", type=int, default=35, help="days simulated (the daily run is D)")
     ap.add_argument("--window", type=int, default=90, help="window days (default 90)")
     ap.add_argument("--no-naive", action="store_true", help="skip the naive baseline")
@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--landings", nargs="*", default=[], help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.stage:
-        a.vehicles = a.vehicles[0]
+        a.vehicles = a.vehicles[0] if a.vehicles else 0
         _child(a)
         return 0
     work = Path(a.work) if a.work else Path(tempfile.mkdtemp(prefix="chargepoints-bench-"))

@@ -525,6 +525,9 @@ def _cluster_cached(
     todo = [p for p, d in zip(parts, digests, strict=True) if d not in known]
     done = run_partitions(todo, params.eps_m, params.min_samples, mapper)
     fresh = {r.key: r for r in done}
+    # a cache no partition could use (dense fleets: every partition changes daily) is not
+    # rewritten; digests keep a stale one harmless
+    write_cache = cache is None or len(todo) < len(parts)
     results, rows = [], []
     for p, d in zip(parts, digests, strict=True):
         if p.key in fresh:
@@ -540,17 +543,18 @@ def _cluster_cached(
                 c["owned"].to_numpy(bool),
             )
         results.append(r)
-        rows.append(
-            pd.DataFrame(
-                {
-                    "digest": d,
-                    "cell": cells[r.ids],
-                    "label": r.labels,
-                    "core": r.core,
-                    "owned": r.owned,
-                }
+        if write_cache:
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "digest": d,
+                        "cell": cells[r.ids],
+                        "label": r.labels,
+                        "core": r.core,
+                        "owned": r.owned,
+                    }
+                )
             )
-        )
     if rows:
         table = pa.Table.from_pandas(pd.concat(rows, ignore_index=True), preserve_index=False)
         _write_parquet(fs, table, cache_path)
