@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from geo.distance import haversine_m
 from geo.h3cells import cells_to_str, latlng_to_cells
 from pipelines.config import ClassifyParams
 from pipelines.schema import DC_POWER_KW, SITE_CORE_COLUMNS
@@ -64,6 +65,11 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "active_days",  # distinct local days with a plug-in
     "span_days",  # local days from the first to the last plug-in, inclusive
     "max_daily_vehicles",  # most distinct vehicles plugging in on one local day
+    "resident_share",  # share of sessions by vehicles with >= 2 overnight sessions here
+    "anchored_share",  # share of sessions by vehicles that "sleep" here (most overnights)
+    "visitor_share",  # share of sessions by vehicles that sleep at another site
+    "satellite_of",  # cluster within satellite_m whose vehicles do most charging here, or -1
+    "satellite_share",  # share of sessions by vehicles that charge mostly at `satellite_of`
 )
 
 #: reason codes (stable strings: they appear in run reports and the review table)
@@ -74,6 +80,10 @@ REASONS: dict[str, str] = {
     "closed_regular_group": "a small group of regular vehicles does nearly all the charging",
     "weekday_daytime": "nearly all sessions start on weekday mornings and end the same day",
     "long_dwell": "the typical session lasts many hours",
+    "resident_vehicles": "most sessions are by vehicles that regularly spend the night here",
+    "satellite": "most charging is by vehicles that charge mostly at an excluded site nearby",
+    "no_visitors": "no sign of public use yet: few users sleep elsewhere, the group is not open",
+    "too_few_sessions": "too few sessions to tell what the site is (yet)",
 }
 
 _OVERNIGHT_MIN_H = 2.0
@@ -119,6 +129,13 @@ def site_features(
     s = sessions.loc[used]
     table = _session_table(s)
     feats = _aggregate(cl, table, s["vehicle"].to_numpy(), n_sites, params.regular_min_sessions)
+    sat_of, sat_share, anchored, visitors = _anchors(
+        cl, s["vehicle"].to_numpy(), table["overnight"], sites, n_sites, params.satellite_m
+    )
+    feats["anchored_share"] = anchored
+    feats["visitor_share"] = visitors
+    feats["satellite_of"] = sat_of
+    feats["satellite_share"] = sat_share
     feats = feats.iloc[sites["cluster"].to_numpy(dtype=np.int64)].reset_index(drop=True)
     out = sites.reset_index(drop=True).copy()
     for name in FEATURE_COLUMNS:
@@ -151,28 +168,61 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     dominant = f["top_vehicle_share"] >= params.home_top_vehicle_share
     overnight = f["overnight_share"] >= params.overnight_share
     closed = (f["regulars_share"] >= params.regulars_share) & (
-        f["vehicles"] <= params.max_garage_vehicles
+        (f["vehicles"] <= params.max_garage_vehicles)
+        | (f["one_time_vehicle_share"] <= params.closed_max_one_time_share)
+    )
+    residents = (f["resident_share"] >= params.resident_share_strong) | (
+        (f["resident_share"] >= params.resident_share)
+        & (f["one_time_vehicle_share"] <= params.resident_max_one_time_share)
     )
     weekday = f["weekday_daytime_share"] >= params.workplace_weekday_day_share
     long_dwell = f["dwell_median_h"] >= params.long_dwell_h
 
-    home = ~quick & dominant
-    garage = ~quick & ~home & overnight & closed
+    open_group = (f["span_days"] >= params.open_min_span_days) & (
+        f["one_time_vehicle_share"] >= params.open_min_one_time_share
+    )
+    young = f["span_days"] < params.young_span_days
+    need = np.where(young, params.young_min_visitor_share, params.min_visitor_share)
+    no_visitors = (f["visitor_share"] < need) & ~open_group
+
+    home = ~quick & dominant & (overnight | long_dwell)
+    garage = ~quick & ~home & overnight & (closed | residents)
     work = ~quick & ~home & ~garage & weekday & long_dwell
     private = ~quick & ~home & ~garage & ~work & closed & long_dwell
-
-    site_class = np.select(
-        [home | garage, work, private, few],
-        ["residential", "workplace", "private", "too_few_vehicles"],
+    thin = f["sessions"] < params.min_sessions
+    unconfirmed = ~home & ~garage & ~work & ~private & (thin | (~quick & no_visitors))
+    base = np.select(
+        [home | garage, work, private, unconfirmed],
+        ["residential", "workplace", "private", "unconfirmed"],
         default="public",
     )
+    # satellites share the class of the excluded site their vehicles mostly charge at
+    sat_of = f["satellite_of"].to_numpy(np.int64)
+    labels = f["cluster"].to_numpy(np.int64)
+    by_label = np.full(max(int(labels.max(initial=-1)), int(sat_of.max(initial=-1))) + 2, "public",
+                       dtype=object)  # fmt: skip
+    by_label[labels] = base
+    anchor_class = by_label[sat_of]  # -1 reads the last slot: "public"
+    satellite = (
+        ~quick.to_numpy()
+        & np.isin(base, ["public", "unconfirmed"])
+        & (f["satellite_share"].to_numpy() >= params.satellite_share)
+        & (anchor_class != "public")
+    )
+    site_class = np.where(satellite, anchor_class, base)
+    open_class = np.isin(site_class, ["public", "unconfirmed"])
+    site_class = np.where(open_class & few.to_numpy(), "too_few_vehicles", site_class)
     flags = {
         "too_few_vehicles": few,
         "dominant_vehicle": home,
         "overnight": (home | garage) & overnight,
         "closed_regular_group": (garage | work | private) & closed,
+        "no_visitors": unconfirmed & ~quick & no_visitors,
+        "too_few_sessions": unconfirmed & thin,
+        "resident_vehicles": garage & residents,
         "weekday_daytime": work,
         "long_dwell": (work | private | home) & long_dwell,
+        "satellite": satellite,
     }
     out = f.copy()
     out["site_class"] = site_class
@@ -256,8 +306,10 @@ def _aggregate(
     # per (cluster, vehicle) session counts
     vcode, vuniq = pd.factorize(vehicle, sort=False)
     nv = max(len(vuniq), 1)
-    pair, cnt = np.unique(cl * nv + vcode, return_counts=True)
+    pair, pinv, cnt = np.unique(cl * nv + vcode, return_inverse=True, return_counts=True)
     pcl = pair // nv
+    nights = np.bincount(pinv.ravel(), weights=t["overnight"], minlength=pair.size)
+    resident = nights >= 2
     order = np.lexsort((-cnt, pcl))  # per cluster, most sessions first
     pcl_o, cnt_o = pcl[order], cnt[order]
     first = np.r_[True, pcl_o[1:] != pcl_o[:-1]][: pcl_o.size]
@@ -311,8 +363,67 @@ def _aggregate(
             "active_days": active.astype(np.int64),
             "span_days": np.where(has, last_day - first_day + 1, 0).astype(np.int64),
             "max_daily_vehicles": max_daily.astype(np.int64),
+            "resident_share": np.bincount(pcl, weights=cnt * resident, minlength=k) / safe,
         }
     )
+
+
+def _anchors(
+    cl: np.ndarray,
+    vehicle: np.ndarray,
+    overnight: np.ndarray,
+    sites: pd.DataFrame,
+    k: int,
+    radius_m: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where each site's vehicles sleep: anchored share, and the nearby site it is a satellite of.
+
+    Every vehicle has an *anchor*: the site where it has the most overnight sessions, then the
+    most sessions, then the lowest label — where it "sleeps". Per site this gives:
+
+    * ``anchored_share`` / ``visitor_share``: the share of its sessions by vehicles anchored
+      here / elsewhere (a garage's residents are anchored at the garage; most of a public
+      charger's users sleep elsewhere). A vehicle with a single session in the window has no
+      anchor yet and counts in neither;
+    * ``satellite_of`` / ``satellite_share``: the other site within ``radius_m`` at which the
+      vehicles doing most of this site's charging are anchored, and their share of its sessions
+      (``-1``/0 when none). Garage fragments split off by poor GPS in a car park are typical.
+    """
+    sat_of = np.full(k, -1, dtype=np.int64)
+    share = np.zeros(k)
+    anchored = np.zeros(k)
+    visitors = np.zeros(k)
+    if cl.size == 0:
+        return sat_of, share, anchored, visitors
+    vcode, vuniq = pd.factorize(vehicle, sort=False)
+    nv = len(vuniq)
+    pair, inv, cnt = np.unique(cl * nv + vcode, return_inverse=True, return_counts=True)
+    nights = np.bincount(inv.ravel(), weights=overnight, minlength=pair.size)
+    pcl, pveh = pair // nv, pair % nv
+    order = np.lexsort((pcl, -cnt, -nights, pveh))  # per vehicle: best anchor first
+    first = np.r_[True, pveh[order][1:] != pveh[order][:-1]]
+    anchor = np.empty(nv, dtype=np.int64)
+    anchor[pveh[order][first]] = pcl[order][first]
+    a = anchor[pveh]
+    n = np.maximum(np.bincount(cl, minlength=k), 1)
+    known = np.bincount(pveh, weights=cnt, minlength=nv)[pveh] >= 2  # one session: no anchor
+    anchored = np.bincount(pcl, weights=cnt * (known & (a == pcl)), minlength=k) / n
+    visitors = np.bincount(pcl, weights=cnt * (known & (a != pcl)), minlength=k) / n
+    lat = np.full(k, np.nan)
+    lon = np.full(k, np.nan)
+    idx = sites["cluster"].to_numpy(np.int64)
+    lat[idx], lon[idx] = sites["lat"].to_numpy(np.float64), sites["lon"].to_numpy(np.float64)
+    near = (a != pcl) & (haversine_m(lat[pcl], lon[pcl], lat[a], lon[a]) <= radius_m)
+    if not near.any():
+        return sat_of, share, anchored, visitors
+    key, kinv = np.unique(pcl[near] * k + a[near], return_inverse=True)
+    total = np.bincount(kinv.ravel(), weights=cnt[near])
+    kc, ka = key // k, key % k
+    best = np.lexsort((ka, -total, kc))
+    top = np.r_[True, kc[best][1:] != kc[best][:-1]]
+    sat_of[kc[best][top]] = ka[best][top]
+    share[kc[best][top]] = total[best][top] / n[kc[best][top]]
+    return sat_of, share, anchored, visitors
 
 
 def _group_quantiles(

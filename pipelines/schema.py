@@ -125,6 +125,7 @@ SITE_CLASSES: tuple[str, ...] = (
     "workplace",
     "private",
     "too_few_vehicles",
+    "unconfirmed",  # not enough evidence of public use yet (held back, may be public later)
 )
 
 #: published properties, in the order they appear in every published file (contract §3)

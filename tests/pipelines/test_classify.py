@@ -1,0 +1,386 @@
+"""pipelines.classify: per-site features and the explainable public/residential/workplace rules.
+
+Each hard case of issue 5 is a fixture of sessions with its expected class stated in the
+docstring. Clustering is not tested here: each case hands the classifier the sessions of each
+site with their labels, as the clustering would.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.classify import (
+    FEATURE_COLUMNS,
+    classify_sites,
+    excluded_for_review,
+    site_features,
+)
+from pipelines.config import ClassifyParams
+from pipelines.schema import SESSION_COLUMNS, SITE_CLASSES, SITE_CORE_COLUMNS
+
+PARAMS = ClassifyParams()
+M_PER_DEG = 111_195.08
+LAT0, LON0 = 42.36, -71.06
+EST = -300  # UTC offset (minutes) of the sessions: US Eastern standard time
+MONDAY = pd.Timestamp("2026-11-02")  # local date of day 0
+
+
+def _sessions(vehicles, day, hour, dwell_h, power_kw=7.2, offset_min=EST) -> pd.DataFrame:
+    """Sessions from local plug-in (day index from a Monday, fractional hour) and dwell time."""
+    vehicles = np.asarray(vehicles, dtype=object)
+    n = len(vehicles)
+    day = np.broadcast_to(np.asarray(day, dtype=np.float64), (n,))
+    hour = np.broadcast_to(np.asarray(hour, dtype=np.float64), (n,))
+    dwell = np.broadcast_to(np.asarray(dwell_h, dtype=np.float64), (n,))
+    power = np.broadcast_to(np.asarray(power_kw, dtype=np.float64), (n,))
+    local_in = MONDAY + pd.to_timedelta(day * 24 + hour, unit="h")
+    utc_in = (local_in - pd.Timedelta(minutes=offset_min)).tz_localize("UTC").round("s")
+    utc_out = utc_in + pd.to_timedelta(dwell, unit="h").round("s")
+    out = pd.DataFrame(
+        {
+            "vehicle": vehicles,
+            "session_id": [f"s{i}" for i in range(n)],
+            "plug_in_utc": utc_in,
+            "plug_out_utc": utc_out,
+            "utc_offset_min": np.full(n, offset_min, dtype=np.int16),
+            "lat": LAT0,
+            "lon": LON0,
+            "energy_kwh": (np.minimum(dwell, 6.0) * np.minimum(power, 11.0)).astype(np.float32),
+            "max_power_kw": power.astype(np.float32),
+            "connector": np.where(power >= 20, "ccs", "j1772"),
+            "soc_start_pct": np.float32(30.0),
+            "soc_end_pct": np.float32(80.0),
+            "gps_accuracy_m": np.float32(5.0),
+            "cell": np.uint64(0),
+            "landing_day": "2026-12-01",
+        }
+    )
+    return out[list(SESSION_COLUMNS)]
+
+
+def homes_elsewhere(vehicles) -> pd.DataFrame:
+    """Three overnight sessions at home for each vehicle, at a site 5 km away: a public
+    charger's users sleep (and mostly charge) elsewhere; a garage's residents do not."""
+    v = np.repeat(np.unique(np.asarray(vehicles, dtype=str)), 3)
+    return _sessions(v, np.tile([0, 2, 4], len(v) // 3), 19.0, 11.0)
+
+
+def _classify(*groups: tuple[pd.DataFrame, float], homes: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Classify sites given as (sessions, metres east of the origin); site k gets label k.
+
+    Vehicles whose name starts with one of ``homes`` also charge at home, 5 km away (an extra
+    last site, for the anchors; its class is not looked at).
+    """
+    if homes:
+        users = pd.concat([g for g, _ in groups])["vehicle"].astype(str)
+        groups = (*groups, (homes_elsewhere(users[users.str.startswith(homes)]), 5000.0))
+    sessions = pd.concat([g for g, _ in groups], ignore_index=True)
+    labels = np.concatenate([np.full(len(g), k, dtype=np.int64) for k, (g, _) in enumerate(groups)])
+    rows = []
+    for k, (g, east_m) in enumerate(groups):
+        days = (g["plug_in_utc"] + pd.to_timedelta(g["utc_offset_min"], unit="m")).dt.strftime(
+            "%Y-%m-%d"
+        )
+        rows.append(
+            {
+                "cluster": k,
+                "lat": LAT0,
+                "lon": LON0 + east_m / (M_PER_DEG * np.cos(np.radians(LAT0))),
+                "sessions": len(g),
+                "vehicles": g["vehicle"].nunique(),
+                "first_seen": days.min(),
+                "last_seen": days.max(),
+                "power_class": "dc" if (g["max_power_kw"] >= 20).mean() >= 0.8 else "ac",
+                "max_power_kw": float(g["max_power_kw"].max()),
+            }
+        )
+    sites = pd.DataFrame(rows, columns=list(SITE_CORE_COLUMNS))
+    return classify_sites(site_features(sessions, labels, sites, PARAMS), PARAMS)
+
+
+# ---------------------------------------------------------------------------------------------
+# fixtures: one per hard case, expected class in the docstring
+# ---------------------------------------------------------------------------------------------
+def home_sessions(rng: np.random.Generator, days: int = 40) -> pd.DataFrame:
+    """A single-family home: the household's car most evenings (plug in 17-22 h, 9-14 h),
+    a second household car now and then, and 3 passers-by whose GPS put them here.
+
+    Expected: ``residential`` (dominant_vehicle, overnight) even though 5 vehicles used it.
+    """
+    own = rng.random(days) < 0.8
+    d_own = np.flatnonzero(own)
+    d_two = np.arange(1, days, 7)
+    v = ["home-a"] * len(d_own) + ["home-b"] * len(d_two) + ["pub-1", "pub-2", "pub-3"]
+    day = np.r_[d_own, d_two, 3, 11, 19]
+    hour = np.r_[rng.uniform(17, 22, len(d_own) + len(d_two)), 12.0, 14.5, 10.0]
+    dwell = np.r_[rng.uniform(9, 14, len(d_own) + len(d_two)), 1.5, 2.0, 1.0]
+    return _sessions(v, day, hour, dwell)
+
+
+def mall_ac_sessions(rng: np.random.Generator, days: int = 40, n: int = 400) -> pd.DataFrame:
+    """A busy public AC charger at a mall: 120 drivers, shopping hours every day, 1-3 h stays,
+    a dozen regulars among them.
+
+    Expected: ``public``.
+    """
+    regulars = rng.random(n) < 0.3
+    v = np.where(
+        regulars, np.char.add("reg-", rng.integers(0, 12, n).astype(str)),
+        np.char.add("shopper-", rng.integers(0, 108, n).astype(str)),
+    )  # fmt: skip
+    day, hour, dwell = rng.integers(0, days, n), rng.uniform(9.5, 20.0, n), rng.uniform(0.7, 3, n)
+    return _sessions(v, day, hour, dwell, power_kw=11.0)
+
+
+def garage_sessions(rng: np.random.Generator, vehicles: int, days: int = 30) -> pd.DataFrame:
+    """An apartment garage shared by ``vehicles`` residents: each plugs in every ~2 days in the
+    late afternoon/evening (16-23 h) and mostly stays the night; a quarter of the sessions are
+    short top-ups (1-3 h), as in the Trondheim garages.
+
+    Expected: ``residential`` (closed_regular_group / resident_vehicles, overnight).
+    """
+    per = rng.random((vehicles, days)) < 0.5
+    vi, di = np.nonzero(per)
+    n = len(vi)
+    short = rng.random(n) < 0.25
+    hour = rng.uniform(16, 23, n)
+    dwell = np.where(short, rng.uniform(1, 3, n), rng.uniform(8, 15, n))
+    return _sessions(np.char.add("res-", vi.astype(str)), di, hour, dwell)
+
+
+def rural_dc_sessions(rng: np.random.Generator, days: int = 60) -> pd.DataFrame:
+    """A quiet rural quick charger: one local uses it twice a week, three other locals weekly,
+    three travellers once; 50 kW DC, 15-45 min sessions during the day.
+
+    Expected: ``public`` although one vehicle has most of the sessions and the locals are a
+    small closed group of regulars.
+    """
+    d_main = np.arange(0, days, 3)
+    d_loc = np.arange(2, days, 7)
+    v = ["local-main"] * len(d_main) + [f"local-{i}" for i in range(3) for _ in d_loc]
+    v += ["traveller-1", "traveller-2", "traveller-3"]
+    day = np.r_[d_main, np.tile(d_loc, 3), 5, 20, 41]
+    n = len(v)
+    return _sessions(v, day, rng.uniform(7, 20, n), rng.uniform(0.25, 0.75, n), power_kw=50.0)
+
+
+def workplace_sessions(rng: np.random.Generator, days: int = 40) -> pd.DataFrame:
+    """A workplace car park: 15 employees plug in on weekday mornings (7-9:30 h) for 7-9 h.
+
+    Expected: ``workplace`` (weekday_daytime, long_dwell, closed_regular_group).
+    """
+    weekdays = np.array([d for d in range(days) if d % 7 < 5])
+    use = rng.random((15, len(weekdays))) < 0.5
+    vi, wi = np.nonzero(use)
+    n = len(vi)
+    return _sessions(np.char.add("emp-", vi.astype(str)), weekdays[wi], rng.uniform(7, 9.5, n),
+                     rng.uniform(7, 9, n), power_kw=7.2)  # fmt: skip
+
+
+def onstreet_overnight_sessions(rng: np.random.Generator, days: int = 40) -> pd.DataFrame:
+    """A public on-street AC charger used overnight by many different drivers (60 vehicles,
+    most of them once or twice).
+
+    Expected: ``public``: overnight charging alone is not residential, the group is open.
+    """
+    n = 70
+    v = np.char.add("street-", rng.integers(0, 60, n).astype(str))
+    return _sessions(v, rng.integers(0, days, n), rng.uniform(18, 23, n), rng.uniform(8, 12, n))
+
+
+# ---------------------------------------------------------------------------------------------
+# hard cases
+# ---------------------------------------------------------------------------------------------
+def test_home_55m_from_public_charger_neither_merged_nor_contaminated():
+    """Home 55 m east of a busy public AC charger; each site has a few of the other's sessions
+    (passers-by at the home, the home's car twice at the charger).
+
+    Expected: site 0 (home) ``residential`` with dominant_vehicle; site 1 (charger) ``public``
+    and not a satellite of the home.
+    """
+    rng = np.random.default_rng(1)
+    home = home_sessions(rng)
+    mall = mall_ac_sessions(rng)
+    mall = pd.concat([mall, _sessions(["home-a", "home-a"], [4, 9], [11.0, 15.0], [1.0, 2.0])])
+    out = _classify(
+        (home, 55.0),
+        (mall, 0.0),
+        homes=("pub-", "shopper-", "reg-", "local-", "traveller-", "emp-"),
+    )
+    assert out["site_class"].tolist()[:2] == ["residential", "public"]
+    assert "dominant_vehicle" in out.loc[0, "reasons"].split(";")
+    assert out.loc[0, "vehicles"] == 5
+    assert out.loc[1, "reasons"] == ""
+
+
+@pytest.mark.parametrize("vehicles", [5, 10, 15])
+def test_apartment_garage_with_regular_vehicles_overnight(vehicles):
+    """Garage with 5, 10 and 15 regular residents overnight. Expected: ``residential``."""
+    out = _classify((garage_sessions(np.random.default_rng(vehicles), vehicles), 0.0))
+    assert out.loc[0, "site_class"] == "residential"
+    reasons = set(out.loc[0, "reasons"].split(";"))
+    assert "overnight" in reasons
+    assert reasons & {"closed_regular_group", "resident_vehicles"}
+
+
+def test_garage_fragment_is_satellite_of_the_garage():
+    """Poor GPS in a car park splits off a fragment 80 m away with 3 sessions of 3 residents.
+
+    Expected: the garage ``residential``; the fragment ``residential`` with reason satellite
+    (on its own it looks like a little-used public site).
+    """
+    garage = garage_sessions(np.random.default_rng(3), 8)
+    fragment = _sessions(["res-0", "res-1", "res-2"], [2, 5, 9], [12.0, 13.0, 15.0], [2.0] * 3)
+    out = _classify((garage, 0.0), (fragment, 80.0))
+    assert out["site_class"].tolist() == ["residential", "residential"]
+    assert "satellite" in out.loc[1, "reasons"].split(";")
+    assert out.loc[1, "satellite_of"] == 0 and out.loc[1, "satellite_share"] == 1.0
+    # 400 m away it is not a satellite: 3 sessions are too few to call it anything
+    far = _classify((garage, 0.0), (fragment, 400.0))
+    assert far.loc[1, "site_class"] == "unconfirmed" and far.loc[1, "satellite_of"] == -1
+    assert "too_few_sessions" in far.loc[1, "reasons"].split(";")
+
+
+def test_quiet_rural_dc_charger_used_by_a_few_locals():
+    """Expected: ``public`` (quick charging is public evidence)."""
+    out = _classify(
+        (rural_dc_sessions(np.random.default_rng(4)), 0.0),
+        homes=("pub-", "shopper-", "reg-", "local-", "traveller-", "emp-", "home-"),
+    )
+    row = out.loc[0]
+    assert row["top_vehicle_share"] > PARAMS.home_top_vehicle_share - 0.25
+    assert row["regulars_share"] >= PARAMS.regulars_share and row["dc_share"] == 1.0
+    assert row["site_class"] == "public" and row["reasons"] == ""
+
+
+def test_busy_mall_ac_charger():
+    """Expected: ``public``."""
+    out = _classify(
+        (mall_ac_sessions(np.random.default_rng(5)), 0.0),
+        homes=("pub-", "shopper-", "reg-", "local-", "traveller-", "emp-", "home-"),
+    )
+    assert out.loc[0, "site_class"] == "public" and out.loc[0, "reasons"] == ""
+    assert out.loc[0, "overnight_share"] < 0.3  # late shoppers only
+
+
+def test_workplace():
+    """Expected: ``workplace`` with weekday_daytime and long_dwell."""
+    out = _classify(
+        (workplace_sessions(np.random.default_rng(6)), 0.0),
+        homes=("pub-", "shopper-", "reg-", "local-", "traveller-", "emp-", "home-"),
+    )
+    assert out.loc[0, "site_class"] == "workplace"
+    assert {"weekday_daytime", "long_dwell"} <= set(out.loc[0, "reasons"].split(";"))
+
+
+def test_public_onstreet_overnight_charger():
+    """Expected: ``public`` (overnight, but an open group of drivers)."""
+    out = _classify((onstreet_overnight_sessions(np.random.default_rng(7)), 0.0))
+    assert out.loc[0, "overnight_share"] == 1.0
+    assert out.loc[0, "site_class"] == "public"
+
+
+def test_k_anonymity_two_vehicles_never_public():
+    """A public-looking site used by 2 vehicles. Expected: ``too_few_vehicles``."""
+    s = _sessions(["a", "b", "a", "b"], [0, 1, 2, 3], [10.0, 12.0, 14.0, 16.0], [1.0] * 4)
+    out = _classify((s, 0.0))
+    assert out.loc[0, "site_class"] == "too_few_vehicles"
+    assert "too_few_vehicles" in out.loc[0, "reasons"].split(";")
+
+
+# ---------------------------------------------------------------------------------------------
+# features and output shape
+# ---------------------------------------------------------------------------------------------
+def test_features_by_hand():
+    """Four sessions, local time UTC-5, Monday 2 Nov 2026 = day 0:
+
+    * a: Mon 20:00 for 10 h (spans 03:00 -> overnight), Tue 21:00 for 1 h (evening, short ->
+      not overnight), Sat 08:00 for 3 h (weekend);
+    * b: Wed 07:00 for 8 h, DC 50 kW (weekday daytime, same day).
+
+    Expected: top share 3/4, regulars (>= 4 sessions) none, one-time vehicles 1/2,
+    overnight 1/4, evening 2/4, weekday daytime 1/4, weekend 1/4, dwell median 5.5 h,
+    DC share 1/4, active days 4, span 6 days, peak hour 7 (lowest of the tied hours).
+    """
+    s = _sessions(["a", "a", "a", "b"], [0, 1, 5, 2], [20.0, 21.0, 8.0, 7.0],
+                  [10.0, 1.0, 3.0, 8.0], power_kw=[7.2, 7.2, 7.2, 50.0])  # fmt: skip
+    out = _classify((s, 0.0)).iloc[0]
+    expected = {
+        "top_vehicle_share": 0.75,
+        "top2_vehicle_share": 1.0,
+        "regular_vehicles": 0,
+        "regulars_share": 0.0,
+        "one_time_vehicle_share": 0.5,
+        "sessions_per_vehicle": 2.0,
+        "overnight_share": 0.25,
+        "evening_share": 0.5,
+        "weekday_daytime_share": 0.25,
+        "weekend_share": 0.25,
+        "peak_hour": 7,
+        "dwell_median_h": 5.5,
+        "dc_share": 0.25,
+        "active_days": 4,
+        "span_days": 6,
+        "max_daily_vehicles": 1,
+        "resident_share": 0.0,
+    }
+    assert {k: out[k] for k in expected} == pytest.approx(expected)
+
+
+def test_local_time_uses_the_session_offset():
+    """The same UTC instant, 02:30 UTC on Tuesday: at UTC-5 a Monday 21:30 plug-in for 8 h
+    (overnight, weekday), at UTC+9 a Tuesday 11:30 plug-in (daytime, not overnight)."""
+    utc = pd.Timestamp("2026-11-03 02:30", tz="UTC")
+    west = _sessions(["a"], [0], [21.5], [8.0], offset_min=-300)
+    east = _sessions(["b"], [1], [11.5], [8.0], offset_min=540)
+    assert west["plug_in_utc"].iloc[0] == utc == east["plug_in_utc"].iloc[0]
+    out = _classify((west, 0.0), (east, 1000.0))
+    assert out["overnight_share"].tolist() == [1.0, 0.0]
+    assert out["peak_hour"].tolist() == [21, 11]
+
+
+def test_noise_and_output_contract():
+    """Noise sessions (label -1) are ignored; classes are SITE_CLASSES; reasons sorted and
+    ';'-joined; a site without sessions gets zeros, not an error."""
+    s = pd.concat(
+        [garage_sessions(np.random.default_rng(8), 6), mall_ac_sessions(np.random.default_rng(9))]
+    )
+    labels = np.r_[np.zeros(len(s) - 400, np.int64), np.full(400, -1, np.int64)]
+    sites = pd.DataFrame(
+        {
+            "cluster": [0, 1],
+            "lat": [LAT0, LAT0 + 0.01],
+            "lon": [LON0, LON0],
+            "sessions": [len(s) - 400, 0],
+            "vehicles": [6, 0],
+            "first_seen": "2026-11-02",
+            "last_seen": "2026-12-01",
+            "power_class": "ac",
+            "max_power_kw": 7.2,
+        }
+    )
+    out = classify_sites(site_features(s, labels, sites, PARAMS), PARAMS)
+    assert list(out.columns[: len(SITE_CORE_COLUMNS)]) == list(SITE_CORE_COLUMNS)
+    assert set(FEATURE_COLUMNS) <= set(out.columns)
+    assert set(out["site_class"]) <= set(SITE_CLASSES)
+    for reasons in out["reasons"]:
+        codes = reasons.split(";") if reasons else []
+        assert codes == sorted(codes)
+    assert out.loc[1, "site_class"] == "too_few_vehicles" and out.loc[1, "overnight_share"] == 0.0
+
+
+def test_excluded_for_review_has_no_position_and_no_vehicle():
+    """Review rows: only the non-public sites, a res-8 H3 cell instead of lat/lon."""
+    rng = np.random.default_rng(10)
+    out = _classify(
+        (home_sessions(rng), 55.0),
+        (mall_ac_sessions(rng), 0.0),
+        homes=("pub-", "shopper-", "reg-", "local-", "traveller-", "emp-"),
+    )
+    review = excluded_for_review(out.iloc[:2])
+    assert len(review) == 1 and review.loc[0, "site_class"] == "residential"
+    assert not {"lat", "lon", "vehicle"} & set(review.columns)
+    cell = review.loc[0, "cell"]
+    assert isinstance(cell, str) and len(cell) == 15 and cell.startswith("88")
