@@ -29,6 +29,7 @@ import fcntl
 import json
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -85,13 +86,20 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+#: lakes this process holds (resolved path -> depth), so that a caller (the CLI) can take the
+#: lock before Prefect starts and the flow's own ``lake_lock`` inside it does not trip over it
+_HELD: dict[Path, int] = {}
+_HELD_GUARD = threading.Lock()
+
+
 @contextlib.contextmanager
 def lake_lock(lake: str | os.PathLike[str]) -> Iterator[None]:
     """Hold the lake exclusively for one run; a second concurrent run fails at once, clearly.
 
     The lock is an ``flock`` on ``<lake>/.lock``: the kernel releases it when the holder exits,
     however it dies, so a killed run never leaves a stale lock behind. Once the lock is held,
-    temporaries a killed run left behind are removed (:func:`sweep_temporaries`).
+    temporaries a killed run left behind are removed (:func:`sweep_temporaries`). Re-entrant
+    within one process: the CLI may hold it around the whole flow, which takes it again.
 
     Raises
     ------
@@ -100,6 +108,20 @@ def lake_lock(lake: str | os.PathLike[str]) -> Iterator[None]:
     """
     lake = Path(lake)
     lake.mkdir(parents=True, exist_ok=True)
+    key = lake.resolve()
+    with _HELD_GUARD:
+        if _HELD.get(key):
+            _HELD[key] += 1
+            nested = True
+        else:
+            nested = False
+    if nested:
+        try:
+            yield
+        finally:
+            with _HELD_GUARD:
+                _HELD[key] -= 1
+        return
     with (lake / LOCK_NAME).open("a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -108,10 +130,14 @@ def lake_lock(lake: str | os.PathLike[str]) -> Iterator[None]:
                 f"another chargepoints run is using the lake {lake} (lock {lake / LOCK_NAME}); "
                 "try again when it has finished"
             ) from None
+        with _HELD_GUARD:
+            _HELD[key] = 1
         try:
             sweep_temporaries(lake)
             yield
         finally:
+            with _HELD_GUARD:
+                _HELD.pop(key, None)
             fcntl.flock(f, fcntl.LOCK_UN)
 
 

@@ -1,0 +1,87 @@
+"""The lake's failure primitives: the run lock, the crash hook, atomic writes and their sweep.
+
+Expected: a second process is refused at once while the first holds the lake; the same process
+may take the lock again (the CLI holds it around the flow); a holder killed with SIGKILL leaves
+no stale lock; a write killed between temporary and rename leaves the old file intact and a
+temporary that the next lock holder sweeps away.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines import lake as lk
+
+
+def _hold(lake: str, ready, release) -> None:
+    with lk.lake_lock(lake):
+        ready.set()
+        release.wait(30)
+
+
+def _write_and_crash(path: str) -> None:
+    os.environ[lk.ENV_CRASH_AT] = "write:t.parquet"
+    lk.write_table(pa.table({"x": [2]}), path)
+
+
+@pytest.fixture
+def ctx():
+    return mp.get_context("fork")
+
+
+def test_second_process_is_refused_and_nesting_is_fine(tmp_path, ctx):
+    lake = tmp_path / "lake"
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold, args=(str(lake), ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        with pytest.raises(lk.LakeBusyError, match="another chargepoints run"):
+            with lk.lake_lock(lake):
+                pass
+    finally:
+        release.set()
+        holder.join(30)
+    with lk.lake_lock(lake), lk.lake_lock(lake):  # free again; re-entrant in one process
+        pass
+
+
+def test_a_killed_holder_leaves_no_stale_lock(tmp_path, ctx):
+    lake = tmp_path / "lake"
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold, args=(str(lake), ready, release))
+    holder.start()
+    assert ready.wait(30)
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.join(30)
+    assert holder.exitcode == -signal.SIGKILL
+    with lk.lake_lock(lake):
+        pass
+
+
+def test_write_killed_before_rename_keeps_the_old_file_and_is_swept(tmp_path, ctx):
+    path = tmp_path / "lake" / "sub" / "t.parquet"
+    lk.write_table(pa.table({"x": [1]}), path)
+    proc = ctx.Process(target=_write_and_crash, args=(str(path),))
+    proc.start()
+    proc.join(30)
+    assert proc.exitcode == -signal.SIGKILL
+    assert pq.read_table(path).column("x").to_pylist() == [1]  # old bytes, whole
+    leftover = path.with_name(".t.parquet.tmp")
+    assert leftover.exists()
+    with lk.lake_lock(tmp_path / "lake"):
+        assert not leftover.exists()
+    assert pq.read_table(path).column("x").to_pylist() == [1]
+
+
+def test_crash_point_is_inert_unless_named(monkeypatch):
+    monkeypatch.setenv(lk.ENV_CRASH_AT, "somewhere-else")
+    lk.crash_point("here")  # still alive
+    monkeypatch.delenv(lk.ENV_CRASH_AT)
+    lk.crash_point("here")
