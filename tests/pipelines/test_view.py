@@ -161,6 +161,11 @@ def test_server_serves_ranges_of_the_archive(base_url: str, publish_dir: Path) -
     status, headers, body = _get(f"{base_url}/publish/{path}")
     assert (status, body, headers["Content-Length"]) == (200, data, str(size))
 
+    head = urllib.request.Request(f"{base_url}/publish/{path}", method="HEAD")
+    with urllib.request.urlopen(head, timeout=10) as response:
+        assert (response.status, response.read()) == (200, b"")
+        assert response.headers["Content-Length"] == str(size)
+
 
 @pytest.mark.integration
 def test_server_serves_viewer_and_publish_tree_only(base_url: str) -> None:
