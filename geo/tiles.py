@@ -310,6 +310,10 @@ def encode_point_layer(
 # --------------------------------------------------------------------------------------------
 def value_field(value: str | bool | int | float) -> bytes:
     """The layer's ``values`` entry (field 4) holding ``value``; see :func:`encode_point_tiles`."""
+    if value.__class__ is str:  # the common case, inlined: field 4 { field 1: utf-8 }
+        data = value.encode("utf-8")
+        inner = _varint(len(data))
+        return b"\x22" + _varint(1 + len(inner) + len(data)) + b"\x0a" + inner + data
     return _field(4, _encode_value(value))
 
 

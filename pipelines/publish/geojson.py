@@ -193,7 +193,13 @@ def column_values(column: pd.Series) -> list[Any]:
             out[i] = None
         return out
     obj = column.astype(object)
-    return [_plain(v) for v in obj.where(obj.notna(), None).tolist()]
+    out = obj.where(obj.notna(), None).tolist()
+    if set(map(type, out)) <= _JSON_NATIVE:
+        return out
+    return [_plain(v) for v in out]
+
+
+_JSON_NATIVE = {str, bool, int, float, type(None)}
 
 
 def _plain(value: Any) -> Any:
