@@ -232,8 +232,13 @@ def split_partitions(
     c = np.asarray(cells, dtype=np.uint64).ravel()
     if c.size == 0:
         return []
+    hres = halo_resolution(eps_m)
+    if partition_res > hres:
+        raise ValueError(
+            f"partition_res {partition_res} is too fine for eps {eps_m} m: partitions must be "
+            f"at least H3 res {hres} cells (average edge >= 4 * eps)"
+        )
     owner = cell_to_parent(c, partition_res)
-    hres = max(min(halo_resolution(eps_m), 15), partition_res)
     point, part = grid_disk_parents(cell_to_parent(c, hres), 1, partition_res)
     if only is not None:
         wanted = np.unique(np.fromiter(only, dtype=np.uint64))
