@@ -19,6 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from geo.cluster import dask_mapper
 from geo.h3cells import latlng_to_cells
@@ -210,3 +212,25 @@ def test_partitions_on_dask_equal_sequential(tmp_path: Path, fleet: pd.DataFrame
     pd.testing.assert_frame_equal(got, want, check_exact=True)
     np.testing.assert_array_equal(labels, want_labels)
     pd.testing.assert_frame_equal(inc, _reference(lake, landings[9], 6)[1], check_exact=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    offsets=st.lists(st.integers(0, 191), min_size=1, max_size=12),
+    days=st.integers(0, 200),
+    window=st.integers(1, 192),
+)
+def test_day_masks_match_python_ints(offsets, days, window) -> None:
+    """The multi-word day masks agree with Python big ints: shift by ``days``, clear offsets
+    >= window, then the lowest/highest set offsets are the last/first day seen."""
+    from pipelines.cellstate import _day_bits, _extreme_offsets, _shift, _words
+
+    n_words = _words(192)
+    offs = np.array(offsets, dtype=np.int64)
+    mask = np.bitwise_or.reduce(_day_bits(offs, n_words), axis=0)[None, :]
+    want = sum(1 << (o + days) for o in set(offsets)) & ((1 << window) - 1)
+    got = _shift(mask, days, window)
+    assert sum(int(w) << (64 * i) for i, w in enumerate(got[0])) == want
+    if want:
+        lo, hi = _extreme_offsets(got)
+        assert (lo[0], hi[0]) == ((want & -want).bit_length() - 1, want.bit_length() - 1)
