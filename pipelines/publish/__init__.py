@@ -234,8 +234,10 @@ def _lossless(sites: pd.DataFrame, column: str, dtype: type) -> pd.Series:
 
 def previous_day(target: PublishTarget, day: str) -> str | None:
     """The newest completely published day strictly before ``day`` (its signature exists)."""
-    earlier = [d for d in target.days(complete_marker=SIGNATURE) if d < day]
-    return earlier[-1] if earlier else None
+    for earlier in reversed([d for d in target.days() if d < day]):
+        if target.exists(f"{earlier}/{SIGNATURE}"):
+            return earlier
+    return None
 
 
 def _load_previous(

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pmtiles.tile import Compression, TileType, serialize_header
+from pmtiles.tile import Compression, Entry, TileType, serialize_header
 from pmtiles.writer import finalize_header
 
 from geo.tiles import (
@@ -35,7 +35,7 @@ from geo.tiles import (
     value_field,
     zxy_to_tileid,
 )
-from pipelines.publish.geojson import column_values
+from pipelines.publish.geojson import GEOJSON_EXTRA_PROPERTIES, column_values
 from pipelines.schema import PUBLISHED_PROPERTIES
 
 __all__ = [
@@ -250,8 +250,6 @@ def build_pmtiles(
         ``"z/x/y" -> [offset, length, sha256 hex]`` of every tile, offsets absolute in the
         archive, in tile-id order: a client range-requests exactly the tiles it needs.
     """
-    from pmtiles.tile import Entry
-
     entries: list[Entry] = []
     content_offset: dict[bytes, int] = {}
     chunks: list[bytes] = []
@@ -310,8 +308,6 @@ def site_delta(previous: pd.DataFrame | None, current: pd.DataFrame) -> dict[str
     prev_ids = previous["site_id"].astype(str)
     added = sorted(set(cur_ids) - set(prev_ids))
     removed = sorted(set(prev_ids) - set(cur_ids))
-    from pipelines.publish.geojson import GEOJSON_EXTRA_PROPERTIES
-
     compare = [
         c
         for c in (*FULL_PROPERTIES, *GEOJSON_EXTRA_PROPERTIES, "lon", "lat")

@@ -58,18 +58,19 @@ class PublishTarget:
         except (FileNotFoundError, IsADirectoryError):
             return None
 
-    def days(self, *, complete_marker: str) -> list[str]:
-        """Published day folders (YYYY-MM-DD) holding ``complete_marker``, ascending."""
+    def exists(self, relpath: str) -> bool:
+        """Whether ``relpath`` exists under the root."""
+        return bool(self.fs.exists(self.path(relpath)))
+
+    def days(self) -> list[str]:
+        """Names of the day folders (YYYY-MM-DD) under the root, ascending."""
+        self.fs.invalidate_cache()  # fsspec caches instances and listings across calls
         try:
             entries = self.fs.ls(self.root, detail=False)
         except FileNotFoundError:
             return []
-        names = sorted({e.rstrip("/").rsplit("/", 1)[-1] for e in entries})
-        return [
-            d
-            for d in names
-            if DAY_PATTERN.match(d) and self.fs.exists(self.path(f"{d}/{complete_marker}"))
-        ]
+        names = {e.rstrip("/").rsplit("/", 1)[-1] for e in entries}
+        return sorted(d for d in names if DAY_PATTERN.match(d))
 
     def put_day(self, day: str, files: Mapping[str, bytes]) -> None:
         """Publish the folder ``<root>/<day>/`` with exactly ``files`` (relative path -> bytes).
