@@ -164,7 +164,8 @@ def build_world(cfg: SimConfig, rng: np.random.Generator) -> World:
     n_out = int((~opt_in).sum())
     if n_out:
         stable = public.index[public["opened"].isna() & public["closed"].isna()].to_numpy()
-        k = max(1, n_out // 6)
+        # about one per 6 opted-out vehicles, but never more than 1 % of the public stations
+        k = max(1, min(n_out // 6, round(0.01 * len(public))))
         oo = rng.choice(stable, size=min(k, len(stable)), replace=False)
         public.loc[oo, "optout_only"] = True
 
