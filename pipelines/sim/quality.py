@@ -8,7 +8,9 @@ then publish and score the naive baseline on the same landing files. Usage::
         --vehicles 400 60000 --seeds 1 2
 
 It calls the pipeline through its command line (a subprocess), so nothing here imports the
-daily path.
+daily path. Simulations and per-method results are cached under ``--work``
+(``v<N>-s<seed>/result-<method>.json``); ``--methods`` and ``--report-only`` let the slow parts
+run separately.
 """
 
 from __future__ import annotations
@@ -61,25 +63,42 @@ def run_pipeline(sim_dir: Path, work: Path, days: list[str]) -> float:
     return time.perf_counter() - t0
 
 
-def scenario(work: Path, vehicles: int, seed: int, pipeline: bool = True) -> list[dict[str, Any]]:
-    """Simulate one fleet and score the pipeline and the baseline on it."""
-    sim_dir = work / f"v{vehicles}-s{seed}"
-    shutil.rmtree(sim_dir, ignore_errors=True)
-    summary = simulate(SimConfig(out=str(sim_dir / "sim"), vehicles=vehicles, seed=seed))
-    last = dt.date.fromisoformat(summary.last_day)
+def _simulated(work: Path, vehicles: int, seed: int) -> tuple[Path, dict[str, Any]]:
+    """The scenario's simulation, reused when ``truth/summary.json`` shows the same config."""
+    sim_dir = work / f"v{vehicles}-s{seed}" / "sim"
+    cfg = SimConfig(out=str(sim_dir), vehicles=vehicles, seed=seed)
+    summary_path = sim_dir / "truth" / "summary.json"
+    if summary_path.exists():
+        doc = json.loads(summary_path.read_text())
+        if doc["vehicles"] == vehicles and doc["config"]["seed"] == seed:
+            return sim_dir, doc
+    shutil.rmtree(sim_dir.parent, ignore_errors=True)
+    simulate(cfg)
+    return sim_dir, json.loads(summary_path.read_text())
+
+
+def scenario(work: Path, vehicles: int, seed: int, method: str) -> dict[str, Any]:
+    """Score ``method`` (``pipeline`` or ``baseline``) on one simulated fleet; cached as JSON."""
+    sim_dir, summary = _simulated(work, vehicles, seed)
+    last = dt.date.fromisoformat(summary["last_day"])
     days = [(last - dt.timedelta(days=1)).isoformat(), last.isoformat()]
-    base = {"vehicles": vehicles, "seed": seed, "sessions": summary.sessions}
-    out = []
-    if pipeline:
-        secs = run_pipeline(sim_dir / "sim", sim_dir / "pipeline", days)
-        m = evaluate(sim_dir / "pipeline" / "publish", sim_dir / "sim" / "truth", days[-1])
-        out.append({**base, "method": "pipeline", "seconds": round(secs, 1), **m})
+    out_dir = sim_dir.parent / method
+    shutil.rmtree(out_dir, ignore_errors=True)
     t0 = time.perf_counter()
-    write_baseline_publish(sim_dir / "sim" / "landing", sim_dir / "baseline", days[-1], n_days=2)
+    if method == "pipeline":
+        run_pipeline(sim_dir, out_dir, days)
+        publish = out_dir / "publish"
+    else:
+        write_baseline_publish(sim_dir / "landing", out_dir, days[-1], n_days=2)
+        publish = out_dir
     secs = time.perf_counter() - t0
-    m = evaluate(sim_dir / "baseline", sim_dir / "sim" / "truth", days[-1])
-    out.append({**base, "method": "naive baseline", "seconds": round(secs, 1), **m})
-    return out
+    m = evaluate(publish, sim_dir / "truth", days[-1])
+    m.pop("missed_examples", None)
+    name = "pipeline" if method == "pipeline" else "naive baseline"
+    r = {"vehicles": vehicles, "seed": seed, "sessions": summary["sessions"], "method": name,
+         "seconds": round(secs, 1), **m}  # fmt: skip
+    (sim_dir.parent / f"result-{method}.json").write_text(json.dumps(r, indent=1, sort_keys=True))
+    return r
 
 
 def _cell(r: dict[str, Any], label: str, key: str | None) -> str:
@@ -115,39 +134,48 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=None, help="write every metric here")
     ap.add_argument("--vehicles", type=int, nargs="+", default=[400, 60000])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--baseline-only", action="store_true")
+    ap.add_argument(
+        "--methods", nargs="+", default=["pipeline", "baseline"], choices=["pipeline", "baseline"]
+    )
+    ap.add_argument(
+        "--report-only", action="store_true", help="only collect the cached results of earlier runs"
+    )
     args = ap.parse_args(argv)
     work = Path(args.work)
     results: list[dict[str, Any]] = []
     for vehicles in args.vehicles:
         for seed in args.seeds:
-            rows = scenario(work, vehicles, seed, pipeline=not args.baseline_only)
-            for r in rows:
-                print(
-                    json.dumps(
-                        {
-                            k: r[k]
-                            for k in (
-                                "vehicles",
-                                "seed",
-                                "method",
-                                "recall",
-                                "precision",
-                                "leaks_private",
-                            )
-                        }
-                    ),
-                    flush=True,
-                )
-            results += rows
+            for method in ("pipeline", "baseline"):
+                cached = work / f"v{vehicles}-s{seed}" / f"result-{method}.json"
+                if method in args.methods and not args.report_only:
+                    r = scenario(work, vehicles, seed, method)
+                    print(
+                        json.dumps(
+                            {
+                                k: r[k]
+                                for k in (
+                                    "vehicles",
+                                    "seed",
+                                    "method",
+                                    "recall",
+                                    "precision",
+                                    "leaks_private",
+                                )
+                            }
+                        ),
+                        flush=True,
+                    )
+                elif cached.exists():
+                    r = json.loads(cached.read_text())
+                else:
+                    continue
+                results.append(r)
     command = "python -m pipelines.sim.quality " + " ".join(argv or sys.argv[1:])
     table = markdown(results, command)
     print(table)
     if args.out:
         Path(args.out).write_text(table)
     if args.json:
-        for r in results:
-            r.pop("missed_examples", None)
         Path(args.json).write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     return 0
 
