@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import gzip
 import hashlib
 import hmac
@@ -159,6 +160,8 @@ class RawRead:
     unreadable: bool = False
     #: broken lines that still showed ``opt_in`` false: dropped, never stored, only counted
     opted_out: int = 0
+    #: bytes read from the file (-1 if not read from a file): the ingest marker's fingerprint
+    size: int = -1
 
 
 def read_landing_file(path: str | Path) -> RawRead:
@@ -169,7 +172,8 @@ def read_landing_file(path: str | Path) -> RawRead:
     wrong with the bytes themselves quarantines the file (see :func:`parse_landing_bytes`).
     """
     path = Path(path)
-    return parse_landing_bytes(path.read_bytes(), path.name)
+    data = path.read_bytes()
+    return dataclasses.replace(parse_landing_bytes(data, path.name), size=len(data))
 
 
 def parse_landing_bytes(data: bytes, name: str) -> RawRead:
@@ -574,9 +578,12 @@ def ingest_landing_day(
     folder = Path(landing) / landing_day
     files, ignored = landing_files(folder)
     counts = IngestCounts(files_ignored=[p.name for p in ignored])
-    record_parts, bad_parts = [], []
+    record_parts, bad_parts, fingerprint = [], [], []
     for path in files:
         raw = read_landing_file(path)
+        # the size actually read, not the size at the end: a file still growing while it was
+        # read no longer matches the marker, so the next run ingests the day again
+        fingerprint.append([path.name, raw.size])
         counts.files_read += 1
         counts.files_quarantined += int(raw.unreadable)
         counts.rows_read += len(raw.records) + len(raw.bad) + raw.opted_out
@@ -617,7 +624,7 @@ def ingest_landing_day(
     )
     lk.write_table(pa.table({"key": pa.array(keys, pa.uint64())}), lk.keys_path(lake, landing_day))
     lk.write_json(
-        {"landing_day": landing_day, "files": _fingerprint(files), "counts": counts.as_dict()},
+        {"landing_day": landing_day, "files": fingerprint, "counts": counts.as_dict()},
         lk.marker_path(lake, landing_day),
     )
     return counts

@@ -246,3 +246,27 @@ def test_ingest_is_idempotent_and_dedups_across_days(tmp_path):
     # a file added to an already ingested day makes it pending again
     (landing / DAY / "late.csv").write_text(csv_text([good(sid="s4")]))
     assert pending_landing_days(landing, lake, DAY) == [DAY]
+
+
+def test_a_file_still_growing_while_read_is_ingested_again(tmp_path, monkeypatch):
+    """An upload that completes after ingest read it: the marker holds the size actually read,
+    so the day stays pending and the next run picks up the rows that arrived late."""
+    from pipelines import ingest
+
+    landing = landing_day(tmp_path, {"a.csv": csv_text([good(sid="s1")])})
+    real = ingest.read_landing_file
+
+    def read_then_grow(path):
+        raw = real(path)
+        with open(path, "a") as f:  # the rest of the upload lands after the read
+            f.write(csv_text([good(sid="s2")]).split("\n", 1)[1])
+        return raw
+
+    monkeypatch.setattr(ingest, "read_landing_file", read_then_grow)
+    first = ingest_landing_day(landing, tmp_path / "lake", DAY, KEY, IngestParams())
+    assert first.rows_accepted == 1
+    assert pending_landing_days(landing, tmp_path / "lake", DAY) == [DAY]
+    monkeypatch.setattr(ingest, "read_landing_file", real)
+    again = ingest_landing_day(landing, tmp_path / "lake", DAY, KEY, IngestParams())
+    assert (again.rows_read, again.rows_accepted) == (2, 2)
+    assert pending_landing_days(landing, tmp_path / "lake", DAY) == []
