@@ -122,6 +122,7 @@ def fleet() -> pd.DataFrame:
     return _fleet(14)
 
 
+@pytest.mark.slow
 def test_daily_runs_equal_reference(tmp_path: Path, fleet: pd.DataFrame) -> None:
     """Day by day with a 5-day window: days expire, late uploads arrive, max power expires;
     every day equals the reference exactly (sites and session labels)."""
@@ -194,6 +195,7 @@ def test_lake_on_fsspec_memory_filesystem(tmp_path: Path, fleet: pd.DataFrame) -
     fs.rm("/lakeC", recursive=True)
 
 
+@pytest.mark.slow
 def test_partitions_on_dask_equal_sequential(tmp_path: Path, fleet: pd.DataFrame) -> None:
     """Scale-out: the partition batches on a ``distributed.LocalCluster(processes=False)``
     give exactly the sequential answer, for find_sites and for the incremental run."""
