@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
 from flows.daily import charge_sites_daily, resolve_day
 from pipelines.config import Paths, Settings
@@ -26,15 +27,21 @@ def charge_sites_backfill(
     first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
     if last < first:
         raise ValueError(f"backfill end {end} is before its start {start}")
+    days = [(first + dt.timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+    progress = create_progress_artifact(
+        0.0, key="charge-sites-backfill", description=f"backfill {start}..{end}: 0/{len(days)}"
+    )
     reports = []
-    for n in range((last - first).days + 1):
-        day = (first + dt.timedelta(days=n)).isoformat()
+    for n, day in enumerate(days, start=1):
         reports.append(
             charge_sites_daily(
                 date=day, landing=landing, lake=lake, publish=publish, registry=registry
             )
         )
-        get_run_logger().info("backfilled %s (%d/%d)", day, n + 1, (last - first).days + 1)
+        update_progress_artifact(
+            progress, 100.0 * n / len(days), description=f"backfill {start}..{end}: {n}/{len(days)}"
+        )
+        get_run_logger().info("backfilled %s (%d/%d)", day, n, len(days))
     return reports
 
 

@@ -178,3 +178,31 @@ def test_discover_result_is_reused_only_while_inputs_and_outputs_are_unchanged(r
     classified.unlink()
     again = charge_sites_daily(date=DAY2, **folders, return_state=True)
     assert again.is_completed() and classified.read_bytes() == before
+
+
+def test_backfill_runs_each_day_in_order_and_shows_progress(prefect_harness, tmp_path):
+    """Backfill DAY1..DAY2 on a fresh lake: two daily reports, and a progress artifact at 100 %."""
+    from prefect.client.orchestration import get_client
+
+    from flows.maintenance import charge_sites_backfill
+
+    landing = write_tiny_landing(tmp_path / "landing")
+    state = charge_sites_backfill(
+        start=DAY1,
+        end=DAY2,
+        landing=str(landing),
+        lake=str(tmp_path / "lake"),
+        publish=str(tmp_path / "publish"),
+        return_state=True,
+    )
+    reports = state.result()
+    assert [r["date"] for r in reports] == [DAY1, DAY2]
+    assert [r["sites_new"] for r in reports] == [2, 0]
+    assert json.loads((tmp_path / "publish" / "latest.json").read_text())["date"] == DAY2
+    with get_client(sync_client=True) as client:
+        (progress,) = [
+            a
+            for a in client.read_artifacts()
+            if a.type == "progress" and a.flow_run_id == state.state_details.flow_run_id
+        ]
+    assert progress.data == 100.0 and progress.key == "charge-sites-backfill"
