@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -123,6 +124,7 @@ def bench_one(n: int) -> dict:
             "delta_bytes": delta_bytes,
             "refetch_tile_bytes": refetch,
         },
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "pmtiles_bytes": len(archive),
         "geojson_bytes": len(geojson),
         "parquet_bytes": len(parquet),
@@ -138,6 +140,10 @@ def markdown(results: list[dict]) -> str:
     for step in results[0]["seconds"]:
         rows.append(f"| {step} (s) | " + " | ".join(f"{r['seconds'][step]:.2f}" for r in results))
     rows.append("| tiles z0-14 | " + " | ".join(f"{r['tiles']:,}" for r in results))
+    rows.append(
+        "| peak RSS of the process so far (MB) | "
+        + " | ".join(f"{r['peak_rss_mb']:,.0f}" for r in results)
+    )
     for name in results[0]["bytes"]:
         rows.append(
             f"| `{name}` (kB) | " + " | ".join(f"{r['bytes'][name] / 1000:,.0f}" for r in results)
