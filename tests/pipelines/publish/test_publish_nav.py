@@ -89,7 +89,7 @@ def test_max_zoom_holds_each_site_exactly_once_with_all_properties(sites_1k):
 def test_low_zooms_are_thinned_and_count_every_site(site_factory):
     """z0 (one tile) shows at most 32x32 representatives whose point_counts add up to all sites;
     the busiest site of all is among them."""
-    sites, archive, _ = _bundle(site_factory(3000, seed=9))
+    sites, archive, _ = _bundle(site_factory(1500, seed=9))
     reader = Reader(MemorySource(archive))
     tiles = dict(all_tiles(MemorySource(archive)))
     for z in range(14):
