@@ -33,12 +33,15 @@ PRIVATE_COLUMNS: frozenset[str] = frozenset(
         "vehicle",
         "vehicle_id",
         "vehicle_ids",
-        "vehicles_list",
+        "vkey",
         "session_id",
         "session_ids",
         "cluster",
     }
 )
+
+#: what a pseudonymised vehicle id looks like in the lake (HMAC-SHA256, hex)
+_PSEUDONYM = r"^[0-9a-f]{64}$"
 
 #: OGC:CRS84 as PROJJSON, written out so the bytes do not depend on the installed PROJ version
 CRS84_PROJJSON: dict[str, Any] = {
@@ -79,7 +82,10 @@ def parquet_columns(sites: pd.DataFrame) -> list[str]:
     """Columns written, in order: published properties, other analyst columns A-Z, lon, lat.
 
     Extra columns are kept when they are boolean, numeric, datetime or all-string, and are not
-    in :data:`PRIVATE_COLUMNS` (nor named like ``vehicle_*``/``session_*``).
+    in :data:`PRIVATE_COLUMNS` (nor named like ``vehicle_*``/``session_*``). Text columns are
+    also dropped when their name mentions a vehicle or session, or when any value looks like a
+    vehicle pseudonym (64 hex digits): aggregates such as ``top_vehicle_share`` stay, ids never
+    leave.
     """
     fixed = set(PUBLISHED_PROPERTIES) | {"lon", "lat", "geometry"}
     extras = sorted(c for c in map(str, sites.columns) if c not in fixed and _publishable(sites, c))
@@ -120,9 +126,11 @@ def _publishable(sites: pd.DataFrame, name: str) -> bool:
     if lowered in PRIVATE_COLUMNS or lowered.startswith(("vehicle_", "session_")):
         return False
     column = sites[name]
-    if column.dtype.kind in "biufM" or isinstance(column.dtype, pd.StringDtype):
+    if column.dtype.kind in "biufM" or isinstance(column.dtype, pd.BooleanDtype):
         return True
-    if column.dtype == object:
-        values = column.dropna()
-        return bool(values.map(type).eq(str).all())
-    return isinstance(column.dtype, pd.BooleanDtype)
+    if not (isinstance(column.dtype, pd.StringDtype) or column.dtype == object):
+        return False
+    values = column.dropna()
+    if not values.map(type).eq(str).all() or "vehicle" in lowered or "session" in lowered:
+        return False
+    return not values.astype(str).str.match(_PSEUDONYM).any()

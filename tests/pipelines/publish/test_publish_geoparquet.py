@@ -56,3 +56,16 @@ def test_analyst_columns_kept_private_and_run_local_ones_dropped(site_factory):
 def test_bytes_are_deterministic(site_factory):
     sites = prepare_sites(site_factory(500, seed=4))
     assert to_geoparquet(sites) == to_geoparquet(sites.sample(frac=1.0, random_state=3))
+
+
+def test_identifier_columns_never_reach_the_parquet(few_sites):
+    """A text column named after vehicles, or holding 64-hex pseudonyms under any name, is
+    dropped; numeric aggregates about vehicles are kept."""
+    sites = prepare_sites(few_sites)
+    sites["top_vehicle"] = "ab" * 32
+    sites["note"] = ["ok", "ok", "cd" * 32, "ok", "ok"]
+    sites["top_vehicle_share"] = 0.4
+    sites["operator"] = "ACME"
+    gdf = gpd.read_parquet(io.BytesIO(to_geoparquet(sites)))
+    assert {"top_vehicle_share", "operator"} <= set(gdf.columns)
+    assert not {"top_vehicle", "note", "vehicle"} & set(gdf.columns)
