@@ -128,9 +128,10 @@ def site_features(
     cl = lab[used]
     s = sessions.loc[used]
     table = _session_table(s)
-    feats = _aggregate(cl, table, s["vehicle"].to_numpy(), n_sites, params.regular_min_sessions)
+    vcode = pd.factorize(s["vehicle"], sort=False)[0].astype(np.int64)
+    feats = _aggregate(cl, table, vcode, n_sites, params.regular_min_sessions)
     sat_of, sat_share, anchored, visitors = _anchors(
-        cl, s["vehicle"].to_numpy(), table["overnight"], sites, n_sites, params.satellite_m
+        cl, vcode, table["overnight"], sites, n_sites, params.satellite_m
     )
     feats["anchored_share"] = anchored
     feats["visitor_share"] = visitors
@@ -182,7 +183,14 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         f["one_time_vehicle_share"] >= params.open_min_one_time_share
     )
     young = f["span_days"] < params.young_span_days
-    need = np.where(young, params.young_min_visitor_share, params.min_visitor_share)
+    homey = overnight & (f["dwell_median_h"] >= params.homey_dwell_h)
+    need = np.maximum.reduce(
+        [
+            np.full(len(f), params.min_visitor_share),
+            np.where(young, params.young_min_visitor_share, 0.0),
+            np.where(homey, params.homey_min_visitor_share, 0.0),
+        ]
+    )
     no_visitors = (f["visitor_share"] < need) & ~open_group
 
     home = ~quick & dominant & (overnight | long_dwell)
@@ -294,7 +302,7 @@ def _session_table(s: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def _aggregate(
-    cl: np.ndarray, t: dict[str, np.ndarray], vehicle: np.ndarray, k: int, regular_min: int
+    cl: np.ndarray, t: dict[str, np.ndarray], vcode: np.ndarray, k: int, regular_min: int
 ) -> pd.DataFrame:
     """All features for ``k`` clusters from labelled sessions, with bincounts and sorts."""
     n = np.bincount(cl, minlength=k).astype(np.float64)
@@ -304,8 +312,7 @@ def _aggregate(
         return np.bincount(cl, weights=flag.astype(np.float64), minlength=k) / safe
 
     # per (cluster, vehicle) session counts
-    vcode, vuniq = pd.factorize(vehicle, sort=False)
-    nv = max(len(vuniq), 1)
+    nv = int(vcode.max(initial=-1)) + 1 or 1
     pair, pinv, cnt = np.unique(cl * nv + vcode, return_inverse=True, return_counts=True)
     pcl = pair // nv
     nights = np.bincount(pinv.ravel(), weights=t["overnight"], minlength=pair.size)
@@ -325,7 +332,7 @@ def _aggregate(
     day = t["local_day"]
     d0 = int(day.min()) if day.size else 0
     nd = int(day.max() - d0 + 1) if day.size else 1
-    triple = np.unique((cl * nd + (day - d0)) * nv + vcode)
+    triple = _distinct((cl * nd + (day - d0)) * nv + vcode)
     cd, cd_veh = np.unique(triple // nv, return_counts=True)
     max_daily = np.zeros(k)
     np.maximum.at(max_daily, cd // nd, cd_veh)
@@ -370,7 +377,7 @@ def _aggregate(
 
 def _anchors(
     cl: np.ndarray,
-    vehicle: np.ndarray,
+    vcode: np.ndarray,
     overnight: np.ndarray,
     sites: pd.DataFrame,
     k: int,
@@ -395,12 +402,13 @@ def _anchors(
     visitors = np.zeros(k)
     if cl.size == 0:
         return sat_of, share, anchored, visitors
-    vcode, vuniq = pd.factorize(vehicle, sort=False)
-    nv = len(vuniq)
+    nv = int(vcode.max()) + 1
     pair, inv, cnt = np.unique(cl * nv + vcode, return_inverse=True, return_counts=True)
     nights = np.bincount(inv.ravel(), weights=overnight, minlength=pair.size)
     pcl, pveh = pair // nv, pair % nv
-    order = np.lexsort((pcl, -cnt, -nights, pveh))  # per vehicle: best anchor first
+    n_max = int(cnt.max()) + 1
+    rank = ((n_max - nights.astype(np.int64)) * n_max + (n_max - cnt)) * k + pcl
+    order = _group_order(pveh, rank)  # per vehicle: most nights, most sessions, lowest label
     first = np.r_[True, pveh[order][1:] != pveh[order][:-1]]
     anchor = np.empty(nv, dtype=np.int64)
     anchor[pveh[order][first]] = pcl[order][first]
@@ -426,13 +434,26 @@ def _anchors(
     return sat_of, share, anchored, visitors
 
 
+def _group_order(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Permutation sorting by ``groups`` then ``values`` (like ``np.lexsort((values, groups))``,
+    which is several times slower): one sort of the values, then a stable sort of the groups."""
+    by_value = np.argsort(values, kind="stable")
+    return by_value[np.argsort(groups[by_value], kind="stable")]
+
+
+def _distinct(keys: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (a sort, not numpy 2's hash-based ``unique``: faster here)."""
+    k = np.sort(keys)
+    return k[np.r_[True, k[1:] != k[:-1]]] if k.size else k
+
+
 def _group_quantiles(
     groups: np.ndarray, values: np.ndarray, k: int, qs: tuple[float, ...]
 ) -> list[np.ndarray]:
     """Per-group quantiles (linear interpolation, NaN ignored; NaN for empty groups)."""
     ok = ~np.isnan(values)
     g, v = groups[ok], values[ok]
-    order = np.lexsort((v, g))
+    order = _group_order(g, v)
     g, v = g[order], v[order]
     counts = np.bincount(g, minlength=k)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))

@@ -122,6 +122,9 @@ class ClassifyParams:
     #: users' anchors are still uncertain (simulated garages in their first week: <= 0.28)
     young_span_days: int = 7
     young_min_visitor_share: float = 0.4
+    #: ...and so does a home-like one (mostly overnight, median stay >= homey_dwell_h)
+    homey_dwell_h: float = 6.0
+    homey_min_visitor_share: float = 0.5
     #: ...or, after open_min_span_days of history, an open group: at least this share of its
     #: vehicles came only once (simulated public sites: >= 0.28; garages after two weeks: ~0)
     open_min_span_days: int = 14
