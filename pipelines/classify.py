@@ -12,16 +12,22 @@ Three steps, each a pure function of tables:
 The rules, in order (documented with their evidence in ``docs/site-intelligence.md``):
 
 1. *Quick charging is public evidence.* A site where most sessions are DC and short is never
-   called residential, private or workplace: nobody has a DC charger in a home garage, and a
-   quiet rural quick charger used mostly by a few locals is still public.
-2. *A home*: one vehicle does most of the charging (``dominant_vehicle``).
-3. *A shared garage*: a closed group of regulars charging overnight (``overnight`` +
-   ``closed_regular_group``).
+   called residential, private, workplace or short of visitors: nobody has a DC charger in a
+   home garage, and a quiet rural quick charger used mostly by a few locals is still public.
+2. *A home*: one vehicle does most of the charging, overnight or for long stays
+   (``dominant_vehicle``).
+3. *A shared garage*: overnight charging by a closed group of regulars or by vehicles that
+   sleep there (``overnight`` + ``closed_regular_group`` / ``resident_vehicles``).
 4. *A workplace*: long weekday-daytime sessions (``weekday_daytime`` + ``long_dwell``).
-5. *Private*: a closed regular group with long stays that is neither of the above.
-6. Everything else is *public*; a public-looking site used by fewer than ``min_vehicles``
-   distinct vehicles is ``too_few_vehicles`` (k-anonymity), and that reason is added to every
-   class where it applies.
+5. *Private*: a closed regular group with long stays that is none of the above.
+6. *Unconfirmed*: no evidence of public use yet — too few sessions, or too few sessions by
+   vehicles that sleep at another site (``visitor_share``; more is asked of young and
+   home-like sites) unless the group has shown itself open over two weeks.
+7. *Satellites* of an excluded site (its vehicles sleep at that site, within ``satellite_m``)
+   take its class: garage fragments split off by poor GPS in car parks.
+8. Everything else is *public*; a site used by fewer than ``min_vehicles`` distinct vehicles is
+   ``too_few_vehicles`` (k-anonymity) instead of public or unconfirmed, and that reason is
+   added to every class where it applies.
 """
 
 from __future__ import annotations

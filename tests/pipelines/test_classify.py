@@ -384,3 +384,18 @@ def test_excluded_for_review_has_no_position_and_no_vehicle():
     assert not {"lat", "lon", "vehicle"} & set(review.columns)
     cell = review.loc[0, "cell"]
     assert isinstance(cell, str) and len(cell) == 15 and cell.startswith("88")
+
+
+def test_young_garage_held_back_young_mall_published():
+    """The first 3 days of data. A garage's 10 residents have 1-2 sessions each: no regulars,
+    no residents yet, and nothing shows public use -> expected ``unconfirmed`` (no_visitors).
+    A mall charger whose shoppers sleep (and charge) at home elsewhere -> expected ``public``.
+    """
+    rng = np.random.default_rng(11)
+    garage = garage_sessions(rng, 10, days=3)
+    mall = mall_ac_sessions(rng, days=3, n=40)
+    out = _classify((garage, 0.0), (mall, 3000.0), homes=("shopper-", "reg-"))
+    assert out.loc[0, "span_days"] < PARAMS.young_span_days
+    assert out.loc[0, "site_class"] == "unconfirmed"
+    assert "no_visitors" in out.loc[0, "reasons"].split(";")
+    assert out.loc[1, "site_class"] == "public"
