@@ -64,6 +64,21 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
+def _kill_leftovers(home: Path) -> None:
+    """SIGKILL any process still running with this test's own PREFECT_HOME in its environment.
+
+    Flow runs of a process worker get a session of their own, so ending the worker's process
+    group does not reach a flow run left over by a timeout; the unique temporary PREFECT_HOME
+    identifies exactly the processes this test started.
+    """
+    needle = f"PREFECT_HOME={home}".encode()
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            environ = (proc / "environ").read_bytes().split(b"\0")
+            if needle in environ and int(proc.name) != os.getpid():
+                os.kill(int(proc.name), signal.SIGKILL)
+
+
 class Server:
     """A ``prefect server start`` subprocess and the environment to talk to it."""
 
@@ -128,6 +143,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
         yield srv
     finally:
         _stop(proc)
+        _kill_leftovers(home)
 
 
 def test_daily_deployment_runs_through_a_process_worker(server, sample_dir, sample_date, tmp_path):
