@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
@@ -468,12 +469,8 @@ def validate(records: pd.DataFrame, landing_day: str, params: IngestParams) -> V
         "soc_end_pct",
         "gps_accuracy_m",
     ):
-        nums[col] = pd.to_numeric(text[col], errors="coerce").astype("float64")
-        flag(
-            text[col].notna() & ~np.isfinite(nums[col].fillna(np.inf))
-            | (text[col].notna() & nums[col].isna()),
-            Reason.UNPARSEABLE.format(col),
-        )
+        nums[col] = _to_float(text[col])
+        flag(text[col].notna() & ~np.isfinite(nums[col]), Reason.UNPARSEABLE.format(col))
 
     lat, lon = nums["lat"], nums["lon"]
     flag(lat.abs() > 90, Reason.LAT_RANGE)
@@ -524,17 +521,44 @@ def validate(records: pd.DataFrame, landing_day: str, params: IngestParams) -> V
 
 def _clean(s: pd.Series) -> pd.Series:
     """Text with surrounding blanks removed; empty -> missing."""
-    s = s.astype("string").str.strip()
+    s = s.astype("string[pyarrow]").str.strip()
     return s.mask(s == "")
 
 
+_DECIMAL = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+
+
+def _to_float(s: pd.Series) -> pd.Series:
+    """Decimal text -> float64, NaN where missing or not a plain decimal (vectorized, Arrow).
+
+    >>> _to_float(pd.Series(["1.5", "-2", ".5e1", "1,5", "nan", "0x1", None],
+    ...     dtype="string[pyarrow]")).tolist()
+    [1.5, -2.0, 5.0, nan, nan, nan, nan]
+    """
+    text = pa.array(s.astype("string[pyarrow]").array)
+    ok = pc.fill_null(pc.match_substring_regex(text, _DECIMAL), False)
+    values = pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())), pa.float64())
+    return pd.Series(values.to_numpy(zero_copy_only=False), index=s.index, dtype="float64")
+
+
 def _offset_minutes(s: pd.Series) -> pd.Series:
-    m = s.str.extract(r"(Z|([+-])(\d{2}):?(\d{2})?)$")
-    sign = np.where((m[1] == "-").fillna(False).to_numpy(dtype=bool), -1, 1)
-    minutes = pd.to_numeric(m[2], errors="coerce").fillna(0) * 60 + pd.to_numeric(
-        m[3], errors="coerce"
-    ).fillna(0)
-    return pd.Series(sign * minutes, index=s.index)
+    """Minutes east of UTC of each timestamp's trailing offset; 0 for ``Z`` or none (vectorized).
+
+    >>> _offset_minutes(pd.Series(["2026-11-24T18:05:12+09:00", "2026-11-24T01:00-0530",
+    ...     "2026-11-24T01:00:00Z", None], dtype="string[pyarrow]")).tolist()
+    [540, -330, 0, 0]
+    """
+    text = pa.array(s.astype("string[pyarrow]").array)
+    m = pc.extract_regex(text, r"(?P<sign>[+-])(?P<hh>\d{2}):?(?P<mm>\d{2})?$")
+
+    def number(name: str) -> np.ndarray:
+        part = pc.struct_field(m, name)
+        part = pc.if_else(pc.equal(part, ""), pa.scalar(None, pa.string()), part)
+        return pc.fill_null(pc.cast(part, pa.int64()), 0).to_numpy(zero_copy_only=False)
+
+    negative = pc.fill_null(pc.equal(pc.struct_field(m, "sign"), "-"), False)
+    sign = np.where(negative.to_numpy(zero_copy_only=False), -1, 1)
+    return pd.Series(sign * (number("hh") * 60 + number("mm")), index=s.index)
 
 
 # =============================================================================================

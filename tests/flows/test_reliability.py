@@ -36,6 +36,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -236,6 +237,8 @@ def test_killed_runs_leave_the_last_day_intact_and_rerun_gives_the_same_bytes(
         return any(name.startswith(".staging-") for name in os.listdir(run.publish))
 
     caught = kill_when(run.start(d), staging)
+    if not caught:  # the staging window is a few ms: on a busy machine the poll may miss it
+        warnings.warn("publish staging folder not caught: that run completed", stacklevel=1)
     assert verify_published(run.publish) == (d1 if caught else d)
 
     # after latest.json names D, before the run report is written
