@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ from pipelines.lake import lake_lock
 
 FLOW_NAME = "charge-sites-daily"
 ENV_TIMEZONE = "CHARGEPOINTS_TIMEZONE"
+#: set (to 1) by an interactive caller such as the CLI: one progress line per stage on stderr
+ENV_PROGRESS = "CHARGEPOINTS_PROGRESS"
 #: optional names of Prefect Secret blocks holding the keys (see docs/operations.md)
 ENV_HMAC_BLOCK = "CHARGEPOINTS_HMAC_KEY_BLOCK"
 ENV_SIGNING_BLOCK = "CHARGEPOINTS_SIGNING_KEY_BLOCK"
@@ -222,29 +225,40 @@ def charge_sites_daily(
         t = time.perf_counter()
         pending = pending_landing_days(paths.landing, paths.lake, day)
         counts = IngestCounts()
-        for landing_day in pending:
-            counts.add(
-                IngestCounts(**ingest_task(paths.landing, paths.lake, landing_day, settings))
-            )
+        for n, landing_day in enumerate(pending, start=1):
+            got = ingest_task(paths.landing, paths.lake, landing_day, settings)
+            counts.add(IngestCounts(**got))
+            _progress(f"ingest {n}/{len(pending)} {landing_day}: {got['rows_read']} rows read")
         stage_seconds["ingest"] = time.perf_counter() - t
 
         t = time.perf_counter()
         found = _discover(paths.lake, day, settings)
         stage_seconds["discover"] = time.perf_counter() - t
+        _progress(f"discover: {found['sites_found']} sites, {found['sites_public']} public")
 
         t = time.perf_counter()
         ident = identify_task(paths.lake, day, paths.registry, settings)
         stage_seconds["identify"] = time.perf_counter() - t
+        _progress(f"identify: {ident['sites_published']} to publish, {ident['sites_new']} new")
 
         t = time.perf_counter()
         published = publish_task(paths.lake, paths.publish, day)
         stage_seconds["publish"] = time.perf_counter() - t
+        _progress(f"publish: {paths.publish.rstrip('/')}/{day}/")
 
         report = build_report(day, pending, counts, found, ident, published, stage_seconds)
         report_path = report_task(paths.lake, day, report)
 
     _artifacts(day, paths, report, report_path)
     return report
+
+
+def _progress(line: str) -> None:
+    """One line on stderr for a person watching (``$CHARGEPOINTS_PROGRESS``); logs go to Prefect."""
+    if os.environ.get(ENV_PROGRESS, "") not in ("", "0"):
+        # not print(): the flow's log_prints would turn it into a log record
+        sys.stderr.write(f"chargepoints: {line}\n")
+        sys.stderr.flush()
 
 
 def _discover(lake: str, day: str, settings: Settings) -> dict[str, Any]:
