@@ -54,7 +54,7 @@ def _transient(task, task_run, state) -> bool:
 
 #: storage I/O: retried; not cached, because what these stages read is lake state that their
 #: parameters (paths and a day) do not capture
-_io = {
+STORAGE_TASK_OPTIONS = {
     "retries": 2,
     "retry_delay_seconds": [1, 5],
     "retry_condition_fn": _transient,
@@ -95,7 +95,7 @@ def discover_outputs(lake: str, day: str) -> dict[str, str | None]:
     }
 
 
-@task(name="ingest-landing-day", **_io)
+@task(name="ingest-landing-day", **STORAGE_TASK_OPTIONS)
 def ingest_task(landing: str, lake: str, landing_day: str, settings: Settings) -> dict[str, Any]:
     key = load_hmac_key(lake)
     counts = ingest_landing_day(landing, lake, landing_day, key.secret, settings.ingest)
@@ -135,7 +135,7 @@ def discover_task(lake: str, day: str, settings: Settings) -> dict[str, Any]:
     return out
 
 
-@task(name="identify-sites", **_io)
+@task(name="identify-sites", **STORAGE_TASK_OPTIONS)
 def identify_task(lake: str, day: str, registry: str | None, settings: Settings) -> dict[str, Any]:
     from pipelines.registry import read_registry
 
@@ -151,7 +151,7 @@ def identify_task(lake: str, day: str, registry: str | None, settings: Settings)
     return out
 
 
-@task(name="publish-day", **_io)
+@task(name="publish-day", **STORAGE_TASK_OPTIONS)
 def publish_task(lake: str, publish: str, day: str) -> dict[str, Any]:
     out = steps.publish(lake, publish, day)
     logger = get_run_logger()
@@ -165,7 +165,7 @@ def publish_task(lake: str, publish: str, day: str) -> dict[str, Any]:
     return out
 
 
-@task(name="write-report", **_io)
+@task(name="write-report", **STORAGE_TASK_OPTIONS)
 def report_task(lake: str, day: str, report: dict[str, Any]) -> str:
     return steps.write_report(lake, day, report)
 

@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
-from flows.daily import charge_sites_daily, resolve_day
+from flows.daily import STORAGE_TASK_OPTIONS, charge_sites_daily, resolve_day
 from pipelines.config import Paths, Settings
 from pipelines.lake import lake_lock
 from pipelines.retention import apply_retention
@@ -45,7 +45,7 @@ def charge_sites_backfill(
     return reports
 
 
-@task(name="apply-retention", retries=2, retry_delay_seconds=[1, 5])
+@task(name="apply-retention", **STORAGE_TASK_OPTIONS)
 def retention_task(landing: str, lake: str, day: str, settings: Settings) -> dict[str, Any]:
     with lake_lock(lake):
         result = apply_retention(landing, lake, day, settings.retention, settings.window_days)

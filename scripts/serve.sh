@@ -18,6 +18,9 @@ POOL="chargepoints"
 
 export PREFECT_HOME="${PREFECT_HOME:-$REPO/.prefect}"
 export PREFECT_SERVER_ANALYTICS_ENABLED=false
+# The runs' INFO lines (counts per stage) must reach the UI: `make` exports WARNING for quiet
+# local runs, which would also filter them out of every flow run the worker starts.
+export PREFECT_LOGGING_LEVEL=INFO
 HOST="${PREFECT_HOST:-127.0.0.1}"
 PORT="${PREFECT_PORT:-4200}"
 TIMEOUT="${SERVE_TIMEOUT:-90}"
