@@ -9,7 +9,6 @@ It exists to show what the real pipeline's logic buys (see docs/quality.md).
 
 from __future__ import annotations
 
-import datetime as dt
 import gzip
 import io
 import json
@@ -237,5 +236,4 @@ def write_baseline_publish(
         prev = set(sites["site_id"])
         done.append(day)
     (out / "latest.json").write_text(json.dumps({"date": done[-1]}) + "\n")
-    _ = dt
     return done

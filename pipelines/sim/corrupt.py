@@ -92,14 +92,6 @@ class Text:
             {c: a[sl] for c, a in self.non_numeric.items()},
         )
 
-    def take(self, idx: np.ndarray) -> Text:
-        """The rows ``idx`` (a copy)."""
-        return Text(
-            {c: a[idx] for c, a in self.values.items()},
-            {c: a[idx] for c, a in self.missing.items()},
-            {c: a[idx] for c, a in self.non_numeric.items()},
-        )
-
 
 def fixed(x: np.ndarray, decimals: int) -> np.ndarray:
     """``'%.{decimals}f' % x`` for every element, as StringDType (3x faster than np.char.mod)."""

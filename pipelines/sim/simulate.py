@@ -78,7 +78,7 @@ def simulate(config: SimConfig) -> SimSummary:
 
     received = s["upload_day"].to_numpy() <= last
     resent = np.bincount(dup[dup_day <= last], minlength=n)
-    _write_truth(out / "truth", config, world, s, kinds, resent)
+    _write_truth(out / "truth", world, s, kinds, resent)
     st_counts = world.stations["kind"].value_counts().sort_index()
     summary = SimSummary(
         out=str(out),
@@ -156,7 +156,10 @@ def _write_registry(path: Path, world: World, rng: np.random.Generator) -> None:
     ).to_csv(path, index=False, lineterminator="\n", float_format="%.7f")
 
 
-def _write_truth(truth: Path, cfg, world: World, s: pd.DataFrame, kinds, resent) -> None:
+def _write_truth(
+    truth: Path, world: World, s: pd.DataFrame, kinds: np.ndarray, resent: np.ndarray
+) -> None:
+    """stations.parquet, sessions.parquet and vehicles.parquet (see docs/simulator.md)."""
     truth.mkdir(parents=True, exist_ok=True)
     st, v = world.stations, world.vehicles
     sid = st["station_id"].to_numpy()
@@ -212,7 +215,6 @@ def _write_truth(truth: Path, cfg, world: World, s: pd.DataFrame, kinds, resent)
         }
     )
     pq.write_table(vehicles, truth / "vehicles.parquet")
-    _ = cfg
 
 
 def _decode(indices: np.ndarray, dictionary: list[str]) -> pa.Array:
