@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -66,7 +67,8 @@ def discover_inputs_key(context: Any, parameters: dict[str, Any]) -> str:
     """Cache key of :func:`discover_task`: everything its output is a function of.
 
     ``steps.discover`` reads the sessions of the window from the lake (files of landing days
-    ``<= day``) and the settings. The key hashes the lake's absolute path, the day, the settings
+    ``<= day``) and the settings, and runs the code of ``pipelines/`` and ``geo/``. The key
+    hashes the lake's absolute path, the day, the settings, that code (:func:`code_fingerprint`)
     and the name, size and modification time of every session file of a landing day ``<= day``
     (a superset of what the window reads: a change anywhere there is a cache miss, never a stale
     hit). Re-ingesting a landing day rewrites its files, so it changes the key.
@@ -79,8 +81,24 @@ def discover_inputs_key(context: Any, parameters: dict[str, Any]) -> str:
             st = f.stat()
             files.append([str(f.relative_to(lake)), st.st_size, st.st_mtime_ns])
     settings = dataclasses.asdict(parameters["settings"])
-    blob = json.dumps([str(lake), day, settings, files], sort_keys=True, default=str)
+    blob = json.dumps(
+        [str(lake), day, settings, code_fingerprint(), files], sort_keys=True, default=str
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """sha256 of the ``pipelines`` and ``geo`` source: new pipeline code never reuses old results."""
+    import geo
+    import pipelines
+
+    digest = hashlib.sha256()
+    for package in (pipelines, geo):
+        root = Path(package.__file__).parent
+        for f in sorted(root.rglob("*.py")):
+            digest.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()
 
 
 def discover_outputs(lake: str, day: str) -> dict[str, str | None]:
