@@ -89,7 +89,7 @@ def discover_inputs_key(context: Any, parameters: dict[str, Any]) -> str:
 
 @functools.cache
 def code_fingerprint() -> str:
-    """sha256 of the ``pipelines`` and ``geo`` source: new pipeline code never reuses old results."""
+    """sha256 of the ``pipelines`` and ``geo`` source: new code never reuses old results."""
     import geo
     import pipelines
 
