@@ -59,6 +59,13 @@ def _stage_setup(a: argparse.Namespace) -> dict[str, Any]:
     return {"sessions_total": len(sessions)}
 
 
+def _params(a: argparse.Namespace) -> Any:
+    """ClusterParams with the command line's overrides (``--micro-res``)."""
+    from pipelines.config import ClusterParams
+
+    return ClusterParams(micro_res=a.micro_res) if a.micro_res else ClusterParams()
+
+
 def _window(day: str, window_days: int) -> tuple[str, str]:
     end = dt.date.fromisoformat(day)
     return (end - dt.timedelta(days=window_days - 1)).isoformat(), day
@@ -111,7 +118,6 @@ def _stage_naive(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def _stage_reference(a: argparse.Namespace) -> dict[str, Any]:
-    from pipelines.config import ClusterParams
     from pipelines.lake import read_sessions
     from pipelines.sites import find_sites
 
@@ -120,7 +126,7 @@ def _stage_reference(a: argparse.Namespace) -> dict[str, Any]:
     s = read_sessions(a.lake, first, last, max_landing_day=a.day)
     t_read = time.perf_counter() - clock
     clock = time.perf_counter()
-    sites, _ = find_sites(s, ClusterParams())
+    sites, _ = find_sites(s, _params(a))
     return {
         "sessions_in_window": len(s),
         "sites": len(sites),
@@ -131,9 +137,8 @@ def _stage_reference(a: argparse.Namespace) -> dict[str, Any]:
 def _stage_incremental(a: argparse.Namespace) -> dict[str, Any]:
     """Deltas for the landing days (a.landings), then the incremental run for a.day."""
     from pipelines.cellstate import find_sites_incremental, update_cell_state
-    from pipelines.config import ClusterParams
 
-    p = ClusterParams()
+    p = _params(a)
     clock = time.perf_counter()
     for landing in a.landings:
         update_cell_state(a.lake, landing, None, p)
@@ -172,9 +177,13 @@ def _child(a: argparse.Namespace) -> None:
     print("BENCH-RESULT " + json.dumps(out))
 
 
+#: extra arguments every stage gets (set by main from --micro-res)
+STAGE_ARGS: list[str] = []
+
+
 def _run(stage: str, lake: Path, **kw: Any) -> dict[str, Any]:
     """Run one stage in a fresh interpreter and return its JSON result."""
-    argv = [sys.executable, "-m", "bench.run", "--stage", stage, "--lake", str(lake)]
+    argv = [sys.executable, "-m", "bench.run", "--stage", stage, "--lake", str(lake), *STAGE_ARGS]
     for key, value in kw.items():
         flag = "--" + key.replace("_", "-")
         argv += [flag, *map(str, value)] if isinstance(value, list | tuple) else [flag, str(value)]
@@ -288,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--curve", type=int, nargs="*", help="window lengths for the cost curve")
     ap.add_argument("--curve-vehicles", type=int, default=10000)
     ap.add_argument("--work", help="scratch folder (default: a temporary one)")
+    ap.add_argument("--micro-res", type=int, help="override ClusterParams.micro_res")
     # child-process arguments
     ap.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)
     ap.add_argument("--lake", help=argparse.SUPPRESS)
@@ -298,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
         a.vehicles = a.vehicles[0] if a.vehicles else 0
         _child(a)
         return 0
+    if a.micro_res:
+        STAGE_ARGS.extend(["--micro-res", str(a.micro_res)])
     work = Path(a.work) if a.work else Path(tempfile.mkdtemp(prefix="chargepoints-bench-"))
     cmd = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
     print(f"## `{cmd.strip()}` ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)\n", flush=True)
