@@ -187,7 +187,10 @@ def column_values(column: pd.Series) -> list[Any]:
     if dtype.kind in "biu":
         return column.to_numpy().tolist()
     if dtype.kind == "f":
-        values = column.to_numpy(np.float64)
+        values = column.to_numpy()
+        # float32 (the lake's power, energy): its shortest decimal, 18.3 and not 18.299999237…
+        values = values.astype(str).astype(np.float64) if values.dtype == np.float32 else values
+        values = values.astype(np.float64)
         out: list[Any] = values.tolist()
         for i in np.flatnonzero(~np.isfinite(values)).tolist():
             out[i] = None

@@ -9,6 +9,7 @@ import re
 
 import geopandas as gpd
 import jsonschema
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -103,3 +104,13 @@ def test_empty_collection_is_valid():
     empty = pd.DataFrame({c: [] for c in (*PUBLISHED_PROPERTIES, "lat", "lon")})
     fc = json.loads(to_geojson(prepare_sites(empty)))
     assert fc == {"type": "FeatureCollection", "features": []}
+
+
+def test_float32_columns_keep_their_short_decimals(few_sites):
+    """The lake stores power as float32: 18.3 must not become 18.299999237060547."""
+    sites = prepare_sites(few_sites)
+    sites["max_power_kw"] = sites["max_power_kw"].astype(np.float32)
+    sites.loc[sites.site_id == "a-berlin", "max_power_kw"] = np.float32(18.3)
+    fc = json.loads(to_geojson(sites))
+    assert fc["features"][0]["properties"]["max_power_kw"] == 18.3
+    assert fc["features"][1]["properties"]["max_power_kw"] is None
