@@ -47,6 +47,9 @@ def run_fetch(args: argparse.Namespace) -> int:
     except FetchError as e:
         print(f"chargepoints fetch: error: {e}", file=sys.stderr)
         return 1
+    except OSError as e:  # the local side: --out not writable, disk full
+        print(f"chargepoints fetch: error: {args.out}: {e.strerror or e}", file=sys.stderr)
+        return 1
     print(
         f"fetched {result['date']}: {result['files']} files verified, "
         f"{result['downloaded']} bytes downloaded, key: {result['key_source']}"

@@ -97,8 +97,13 @@ def fetch(
         raise FetchError(f"manifest date {manifest.get('date')!r} differs from latest.json {day!r}")
 
     nav_dir = manifest_rel.rsplit("/", 1)[0]
-    wanted = [(f"{nav_dir}/{_safe(e['name'])}", e) for e in manifest.get("files", [])]
-    wanted += [(f"{day}/{_safe(e['name'])}", e) for e in manifest.get("day_files", [])]
+    try:
+        wanted = [(f"{nav_dir}/{_safe(e['name'])}", e) for e in manifest.get("files", [])]
+        wanted += [(f"{day}/{_safe(e['name'])}", e) for e in manifest.get("day_files", [])]
+        for _, e in wanted:
+            int(e["bytes"]), str(e["sha256"])
+    except (KeyError, TypeError, ValueError):
+        raise FetchError(f"{manifest_rel} has a malformed file entry") from None
     staging = out / f".fetch-{uuid.uuid4().hex}"
     downloaded = 0
     try:
