@@ -216,10 +216,24 @@ def _keys_of(path: str) -> tuple[str, str]:
     return folder.removeprefix("day="), name.removeprefix("landing=").removesuffix(".parquet")
 
 
-def _read_deltas(fs: Any, root: str, keys: Iterable[tuple[str, str]]) -> list[pd.DataFrame]:
+def _read_deltas(
+    fs: Any, root: str, keys: Iterable[tuple[str, str]], params: ClusterParams
+) -> list[pd.DataFrame]:
+    """The deltas of ``keys`` with a ``day`` column; a delta made with other aggregation
+    parameters (``micro_res``, ``max_gps_accuracy_m``) is remade from its sessions file."""
+    want = json.dumps(_params_key(params, 0)).encode()
     out = []
     for day, landing in keys:
-        frame = _read_parquet(fs, _delta_path(root, day, landing))
+        with fs.open(_delta_path(root, day, landing), "rb") as f:
+            table = pq.read_table(f)
+        if (table.schema.metadata or {}).get(b"chargepoints.cells") == want:
+            frame = table.to_pandas()
+        else:
+            sessions = _read_parquet(
+                fs, f"{root}/sessions/day={day}/landing={landing}.parquet", DELTA_SESSION_COLUMNS
+            )
+            frame = aggregate_sessions(sessions, params)
+            _write_delta(fs, root, day, landing, frame, params)
         frame["day"] = _day_num(day)
         out.append(frame)
     return out
@@ -446,8 +460,8 @@ def read_window_aggregate(
         state = _advance(state, as_of - _day_num(manifest["as_of"]), window_days, n_words)
         expired = sorted(k for k in included if k[0] < first)
         added = [k for k in keys if k not in included]
-        minus = _state_from_deltas(_read_deltas(fs, root, expired), as_of, n_words, sign=-1)
-        plus = _state_from_deltas(_read_deltas(fs, root, added), as_of, n_words)
+        minus = _state_from_deltas(_read_deltas(fs, root, expired, params), as_of, n_words, sign=-1)
+        plus = _state_from_deltas(_read_deltas(fs, root, added, params), as_of, n_words)
         state = _combine_state([state, minus, plus], n_words)
         flag = _needs_recompute(state, n_words)
         if "_recompute" in state:
@@ -458,7 +472,7 @@ def read_window_aggregate(
         stats["pmax_recomputed_rows"] = int(flag.sum())
     else:
         added = keys
-        deltas = _state_from_deltas(_read_deltas(fs, root, keys), as_of, n_words)
+        deltas = _state_from_deltas(_read_deltas(fs, root, keys, params), as_of, n_words)
         state = _combine_state([deltas], n_words)
         stats = {"deltas_added": len(keys), "deltas_expired": 0, "pmax_recomputed_rows": 0}
     state = state.drop(columns=["_recompute"], errors="ignore")
