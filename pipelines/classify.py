@@ -23,6 +23,8 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
 6. *Unconfirmed*: no evidence of public use yet — too few sessions, or too few sessions by
    vehicles that sleep at another site (``visitor_share``; more is asked of young and
    home-like sites) unless the group has shown itself open over two weeks.
+   A site where vehicles that sleep there plug in tens of metres away from its visitors is a
+   residence merged with the charger next to it (``residence_inside``) and is residential.
 7. *Satellites* of an excluded site (its vehicles sleep at that site, within ``satellite_m``)
    take its class: garage fragments split off by poor GPS in car parks.
 8. Everything else is *public*; a site used by fewer than ``min_vehicles`` distinct vehicles is
@@ -36,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from geo.distance import haversine_m
+from geo.distance import haversine_m, unit_vectors, unit_vectors_to_latlng
 from geo.h3cells import cells_to_str, latlng_to_cells
 from pipelines.config import ClassifyParams
 from pipelines.schema import DC_POWER_KW, SITE_CORE_COLUMNS
@@ -74,6 +76,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "resident_share",  # share of sessions by vehicles with >= 2 overnight sessions here
     "anchored_share",  # share of sessions by vehicles that "sleep" here (most overnights)
     "visitor_share",  # share of sessions by vehicles that sleep at another site
+    "resident_offset_m",  # distance between where anchored vehicles and visitors plug in
     "satellite_of",  # cluster within satellite_m whose vehicles do most charging here, or -1
     "satellite_share",  # share of sessions by vehicles that charge mostly at `satellite_of`
 )
@@ -90,6 +93,8 @@ REASONS: dict[str, str] = {
     "satellite": "most charging is by vehicles that charge mostly at an excluded site nearby",
     "no_visitors": "no sign of public use yet: few users sleep elsewhere, the group is not open",
     "too_few_sessions": "too few sessions to tell what the site is (yet)",
+    "residence_inside": "vehicles that sleep here plug in apart from the visitors: a home or "
+    "garage merged with a charger next to it",
 }
 
 _OVERNIGHT_MIN_H = 2.0
@@ -136,8 +141,11 @@ def site_features(
     table = _session_table(s)
     vcode = pd.factorize(s["vehicle"], sort=False)[0].astype(np.int64)
     feats = _aggregate(cl, table, vcode, n_sites, params.regular_min_sessions)
-    sat_of, sat_share, anchored, visitors = _anchors(
+    sat_of, sat_share, anchored, visitors, role = _anchors(
         cl, vcode, table["overnight"], sites, n_sites, params.satellite_m
+    )
+    feats["resident_offset_m"] = _offset_m(
+        cl, role, s["lat"].to_numpy(np.float64), s["lon"].to_numpy(np.float64), n_sites
     )
     feats["anchored_share"] = anchored
     feats["visitor_share"] = visitors
@@ -199,8 +207,12 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     )
     no_visitors = (f["visitor_share"] < need) & ~open_group
 
+    mixed = (f["anchored_share"] >= params.mixed_anchored_share) & (
+        f["resident_offset_m"].fillna(0.0) >= params.mixed_offset_m
+    )
+
     home = ~quick & dominant & (overnight | long_dwell)
-    garage = ~quick & ~home & overnight & (closed | residents)
+    garage = ~quick & ~home & ((overnight & (closed | residents)) | mixed)
     work = ~quick & ~home & ~garage & weekday & long_dwell
     private = ~quick & ~home & ~garage & ~work & closed & long_dwell
     thin = f["sessions"] < params.min_sessions
@@ -237,6 +249,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         "weekday_daytime": work,
         "long_dwell": (work | private | home) & long_dwell,
         "satellite": satellite,
+        "residence_inside": garage & mixed,
     }
     out = f.copy()
     out["site_class"] = site_class
@@ -388,7 +401,7 @@ def _anchors(
     sites: pd.DataFrame,
     k: int,
     radius_m: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Where each site's vehicles sleep: anchored share, and the nearby site it is a satellite of.
 
     Every vehicle has an *anchor*: the site where it has the most overnight sessions, then the
@@ -400,14 +413,15 @@ def _anchors(
       anchor yet and counts in neither;
     * ``satellite_of`` / ``satellite_share``: the other site within ``radius_m`` at which the
       vehicles doing most of this site's charging are anchored, and their share of its sessions
-      (``-1``/0 when none). Garage fragments split off by poor GPS in a car park are typical.
+      (``-1``/0 when none). Garage fragments split off by poor GPS in a car park are typical;
+    * per session, its vehicle's role here: 1 anchored, 2 visitor, 0 no anchor yet.
     """
     sat_of = np.full(k, -1, dtype=np.int64)
     share = np.zeros(k)
     anchored = np.zeros(k)
     visitors = np.zeros(k)
     if cl.size == 0:
-        return sat_of, share, anchored, visitors
+        return sat_of, share, anchored, visitors, np.zeros(0, np.int8)
     nv = int(vcode.max()) + 1
     pair, inv, cnt = np.unique(cl * nv + vcode, return_inverse=True, return_counts=True)
     nights = np.bincount(inv.ravel(), weights=overnight, minlength=pair.size)
@@ -423,13 +437,14 @@ def _anchors(
     known = np.bincount(pveh, weights=cnt, minlength=nv)[pveh] >= 2  # one session: no anchor
     anchored = np.bincount(pcl, weights=cnt * (known & (a == pcl)), minlength=k) / n
     visitors = np.bincount(pcl, weights=cnt * (known & (a != pcl)), minlength=k) / n
+    role = np.where(known, np.where(a == pcl, 1, 2), 0).astype(np.int8)[inv.ravel()]
     lat = np.full(k, np.nan)
     lon = np.full(k, np.nan)
     idx = sites["cluster"].to_numpy(np.int64)
     lat[idx], lon[idx] = sites["lat"].to_numpy(np.float64), sites["lon"].to_numpy(np.float64)
     near = (a != pcl) & (haversine_m(lat[pcl], lon[pcl], lat[a], lon[a]) <= radius_m)
     if not near.any():
-        return sat_of, share, anchored, visitors
+        return sat_of, share, anchored, visitors, role
     key, kinv = np.unique(pcl[near] * k + a[near], return_inverse=True)
     total = np.bincount(kinv.ravel(), weights=cnt[near])
     kc, ka = key // k, key % k
@@ -437,7 +452,30 @@ def _anchors(
     top = np.r_[True, kc[best][1:] != kc[best][:-1]]
     sat_of[kc[best][top]] = ka[best][top]
     share[kc[best][top]] = total[best][top] / n[kc[best][top]]
-    return sat_of, share, anchored, visitors
+    return sat_of, share, anchored, visitors, role
+
+
+def _offset_m(
+    cl: np.ndarray, role: np.ndarray, lat: np.ndarray, lon: np.ndarray, k: int
+) -> np.ndarray:
+    """Per site, metres between the mean plug-in position of anchored vehicles' sessions and that
+    of visitors' sessions (NaN when either is missing). A home merged with the public charger
+    next to it has its residents 30-80 m from the visitors; a plain site, a few metres."""
+    out = np.full(k, np.nan)
+    if cl.size == 0:
+        return out
+    xyz = unit_vectors(lat, lon)
+    sums = [
+        np.stack(
+            [np.bincount(cl, weights=xyz[:, i] * (role == r), minlength=k) for i in range(3)], 1
+        )
+        for r in (1, 2)
+    ]
+    ok = (np.linalg.norm(sums[0], axis=1) > 0) & (np.linalg.norm(sums[1], axis=1) > 0)
+    la, lo = unit_vectors_to_latlng(sums[0][ok])
+    lb, lob = unit_vectors_to_latlng(sums[1][ok])
+    out[ok] = haversine_m(la, lo, lb, lob)
+    return out
 
 
 def _group_order(groups: np.ndarray, values: np.ndarray) -> np.ndarray:

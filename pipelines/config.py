@@ -125,6 +125,11 @@ class ClassifyParams:
     #: ...and so does a home-like one (mostly overnight, median stay >= homey_dwell_h)
     homey_dwell_h: float = 6.0
     homey_min_visitor_share: float = 0.5
+    #: a residence merged into a site (a home or garage chained to the public charger next to
+    #: it): vehicles anchored at the site do >= mixed_anchored_share of its sessions and plug in
+    #: >= mixed_offset_m away from where its visitors do (simulated public sites: <= 27 m)
+    mixed_anchored_share: float = 0.45
+    mixed_offset_m: float = 30.0
     #: ...or, after open_min_span_days of history, an open group: at least this share of its
     #: vehicles came only once (simulated public sites: >= 0.28; garages after two weeks: ~0)
     open_min_span_days: int = 14

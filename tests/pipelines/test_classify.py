@@ -399,3 +399,25 @@ def test_young_garage_held_back_young_mall_published():
     assert out.loc[0, "site_class"] == "unconfirmed"
     assert "no_visitors" in out.loc[0, "reasons"].split(";")
     assert out.loc[1, "site_class"] == "public"
+
+
+def test_home_merged_with_public_charger_is_not_published():
+    """Clustering chained a home 45 m east of a quiet public AC charger (30 sessions) into one
+    site: the household's overnight sessions, about half of the site's, plug in 45 m from where
+    the visitors do.
+
+    Expected: ``residential`` with residence_inside (publishing it would place a public charger
+    on somebody's drive); the charger alone, without the home, stays ``public``.
+    """
+    rng = np.random.default_rng(12)
+    home = home_sessions(rng)
+    home = home[home["vehicle"].str.startswith("home-")].copy()
+    home["lon"] = LON0 + 45.0 / (M_PER_DEG * np.cos(np.radians(LAT0)))
+    charger = mall_ac_sessions(rng, n=30)
+    homes = ("shopper-", "reg-")
+    merged = _classify((pd.concat([charger, home], ignore_index=True), 0.0), homes=homes)
+    assert merged.loc[0, "resident_offset_m"] == pytest.approx(45.0, abs=1.0)
+    assert merged.loc[0, "site_class"] == "residential"
+    assert "residence_inside" in merged.loc[0, "reasons"].split(";")
+    alone = _classify((charger, 0.0), homes=homes)
+    assert alone.loc[0, "site_class"] == "public"
