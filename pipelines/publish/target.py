@@ -3,8 +3,9 @@
 Readers must never see a half-written day. Two strategies, one interface:
 
 * **local folder** – the day is written into a hidden staging folder beside it and moved in place
-  with :func:`os.replace` (a re-published day swaps the old folder out first); ``latest.json`` is
-  written to a temporary file and renamed over the old one.
+  with :func:`os.replace` (a re-published day swaps the old folder out first; a publisher killed
+  between the two renames is repaired by the next one); ``latest.json`` is written to a temporary
+  file and renamed over the old one.
 * **object storage** – each object ``PUT`` is atomic on its own, so the day's objects are written
   in the order given: data first, then the manifest and its signature, and only then – by the
   caller – ``latest.json``. A reader who follows ``latest.json`` therefore finds every file the
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -26,6 +28,9 @@ from fsspec.implementations.local import LocalFileSystem
 __all__ = ["DAY_PATTERN", "PublishTarget"]
 
 DAY_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+#: staging/replaced folders older than this (seconds) are a killed publisher's leftovers
+LEFTOVER_AGE_S = 600.0
 
 
 class PublishTarget:
@@ -46,6 +51,7 @@ class PublishTarget:
         self.root = path.rstrip("/")
         if self.local:
             os.makedirs(self.root, exist_ok=True)
+            self._recover_local()
 
     def path(self, relpath: str) -> str:
         """Full fsspec path of ``relpath`` under the root."""
@@ -97,6 +103,28 @@ class PublishTarget:
         _write_synced(tmp, data)
         os.replace(tmp, final)
         _sync_dir(self.root)
+
+    def _recover_local(self) -> None:
+        """Finish what a killed publisher left: a day moved aside for replacement but not yet
+        replaced goes back in place; staging folders and replaced copies are removed. Only
+        leftovers older than :data:`LEFTOVER_AGE_S` are touched, so that a publisher still at
+        work on the same root (not supported, but possible by mistake) is not undone."""
+        now = time.time()
+        for name in sorted(os.listdir(self.root)):
+            path = f"{self.root}/{name}"
+            if not name.startswith((".replaced-", ".staging-")):
+                continue
+            if now - os.path.getmtime(path) < LEFTOVER_AGE_S:
+                continue
+            if name.startswith(".replaced-"):
+                day = name[len(".replaced-") :].split("-", 3)
+                day = "-".join(day[:3])
+                if DAY_PATTERN.match(day) and not os.path.exists(self.path(day)):
+                    os.replace(path, self.path(day))
+                else:
+                    shutil.rmtree(path, ignore_errors=True)
+            elif name.startswith(".staging-"):
+                shutil.rmtree(path, ignore_errors=True)
 
     def _put_day_local(self, day: str, files: Mapping[str, bytes]) -> None:
         token = uuid.uuid4().hex

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -194,3 +195,28 @@ def test_lossless_type_repairs_and_clear_errors(tmp_path, site_factory, signing_
     sites.loc[7, "sessions"] = 2.5
     with pytest.raises(PublishError, match=r"'sessions' must be int64.*'s000007' has 2\.5"):
         publish_day(sites, DAY2, str(tmp_path), signing_key)
+
+
+def test_a_publisher_killed_mid_swap_is_repaired(tmp_path, site_factory, signing_key):
+    """State after a kill between 'move the old day aside' and 'move the new day in': the day
+    folder is missing, its old copy sits in .replaced-<day>-<token>, a staging folder is left.
+    The next publish (of another day) puts the old day back and cleans up."""
+    publish_day(site_factory(30), DAY1, str(tmp_path), signing_key)
+    before = _files(tmp_path / DAY1)
+    (tmp_path / DAY1).rename(tmp_path / f".replaced-{DAY1}-0123abcd")
+    (tmp_path / f".staging-{DAY1}-0123abcd").mkdir()
+    (tmp_path / f".staging-{DAY2}-fresh").mkdir()  # young: maybe another publisher's, kept
+    hour_ago = time.time() - 3600
+    for name in (f".replaced-{DAY1}-0123abcd", f".staging-{DAY1}-0123abcd"):
+        os.utime(tmp_path / name, (hour_ago, hour_ago))
+    publish_day(site_factory(31), DAY2, str(tmp_path), signing_key)
+    assert _files(tmp_path / DAY1) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f".staging-{DAY2}-fresh",
+        DAY1,
+        DAY2,
+        "latest.json",
+        "signing_key.pub",
+    ]
+    delta = json.loads((tmp_path / DAY2 / "nav" / "delta.json").read_text())
+    assert delta["previous_version"] == DAY1
