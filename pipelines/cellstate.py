@@ -174,12 +174,28 @@ def update_cell_state(
     if new_sessions is None or new_sessions.empty:
         return []
     days = session_days(new_sessions["plug_in_utc"])
-    written = []
-    for day in np.unique(days).tolist():
-        part = new_sessions.loc[days == day]
-        _write_delta(fs, root, _day_str(day), landing_day, aggregate_sessions(part, params), params)
-        written.append(_day_str(day))
-    return written
+    keys = [(_day_str(d), landing_day) for d in np.unique(days).tolist()]
+    _make_deltas(fs, root, keys, [new_sessions.loc[days == _day_num(k[0])] for k in keys], params)
+    return [day for day, _ in keys]
+
+
+def _make_deltas(
+    fs: Any,
+    root: str,
+    keys: list[tuple[str, str]],
+    sessions: list[pd.DataFrame],
+    params: ClusterParams,
+) -> None:
+    """Aggregate several sessions tables in one pass and write one delta per key."""
+    if not keys:
+        return
+    frames = [s.assign(_part=i) for i, s in enumerate(sessions)]
+    agg = aggregate_sessions(pd.concat(frames, ignore_index=True), params, by="_part")
+    part = agg.pop("part").to_numpy(np.int64)
+    bounds = np.searchsorted(part, np.arange(len(keys) + 1))
+    for i, (day, landing) in enumerate(keys):
+        chunk = agg.iloc[bounds[i] : bounds[i + 1]].reset_index(drop=True)
+        _write_delta(fs, root, day, landing, chunk, params)
 
 
 def _write_delta(
@@ -202,11 +218,16 @@ def _ensure_deltas(
         if first <= day <= last and landing <= as_of:
             sizes[(day, landing)] = int(info["size"])
     have = {_keys_of(p) for p in fs.glob(f"{root}/cells/day=*/landing=*.parquet")}
-    for day, landing in sorted(set(sizes) - have):
-        sessions = _read_parquet(
-            fs, f"{root}/sessions/day={day}/landing={landing}.parquet", DELTA_SESSION_COLUMNS
-        )
-        _write_delta(fs, root, day, landing, aggregate_sessions(sessions, params), params)
+    batch: list[tuple[str, str]] = []
+    tables: list[pd.DataFrame] = []
+    for day, landing in sorted(set(sizes) - have):  # in batches of ~1M sessions
+        path = f"{root}/sessions/day={day}/landing={landing}.parquet"
+        batch.append((day, landing))
+        tables.append(_read_parquet(fs, path, DELTA_SESSION_COLUMNS))
+        if sum(map(len, tables)) >= 1_000_000:
+            _make_deltas(fs, root, batch, tables, params)
+            batch, tables = [], []
+    _make_deltas(fs, root, batch, tables, params)
     return sizes
 
 

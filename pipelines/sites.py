@@ -133,18 +133,27 @@ def vehicle_keys(vehicle: pd.Series | pa.Array | pa.ChunkedArray) -> npt.NDArray
 
 
 def _micro_cells(sessions: pd.DataFrame, res: int) -> npt.NDArray[np.uint64]:
-    """Micro cells at ``res``: parents of the lake's cell column, else computed from lat/lon."""
-    if "cell" in sessions:
-        cells = sessions["cell"].to_numpy(np.uint64)
-        if cells.size and (cells != 0).all() and (get_resolution(cells) >= res).all():
-            return cell_to_parent(cells, res)
-    return latlng_to_cells(sessions["lat"].to_numpy(), sessions["lon"].to_numpy(), res)
+    """Micro cells at ``res``: the parent of the lake's ``cell`` where it is fine enough, else
+    (row by row) computed from lat/lon — so a row's cell never depends on the other rows."""
+    lat, lon = sessions["lat"].to_numpy(np.float64), sessions["lon"].to_numpy(np.float64)
+    if "cell" not in sessions:
+        return latlng_to_cells(lat, lon, res)
+    cells = sessions["cell"].to_numpy(np.uint64)
+    ok = (cells != 0) & (get_resolution(cells) >= res)
+    out = np.zeros(cells.size, dtype=np.uint64)
+    out[ok] = cell_to_parent(cells[ok], res)
+    if not ok.all():
+        out[~ok] = latlng_to_cells(lat[~ok], lon[~ok], res)
+    return out
 
 
-def aggregate_sessions(sessions: pd.DataFrame, params: ClusterParams) -> pd.DataFrame:
+def aggregate_sessions(
+    sessions: pd.DataFrame, params: ClusterParams, by: str | None = None
+) -> pd.DataFrame:
     """Group usable sessions by (micro cell, vehicle), sorted by both (see AGGREGATE_COLUMNS).
 
-    Unusable sessions (see :func:`usable_sessions`) are left out.
+    Unusable sessions (see :func:`usable_sessions`) are left out. ``by`` names an integer
+    column of ``sessions`` to group by first (kept as column ``part``): many tables in one pass.
     """
     s = sessions.loc[usable_sessions(sessions, params)]
     xyz = np.rint(unit_vectors(s["lat"].to_numpy(), s["lon"].to_numpy()) * VECTOR_SCALE)
@@ -171,19 +180,29 @@ def aggregate_sessions(sessions: pd.DataFrame, params: ClusterParams) -> pd.Data
             "last_day": day,
         }
     )
+    if by is not None:
+        frame["part"] = s[by].to_numpy(np.int64)
     return combine_aggregates([frame])
 
 
 def combine_aggregates(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
-    """Merge aggregate tables (same keys summed, extremes kept), sorted by (cell, vkey)."""
+    """Merge aggregate tables (same keys summed, extremes kept), sorted by (cell, vkey).
+
+    Tables with a ``part`` column are grouped by (part, cell, vkey) and keep it.
+    """
     frame = pd.concat(list(frames), ignore_index=True)
+    keys = ["part", "cell", "vkey"] if "part" in frame else ["cell", "vkey"]
     if frame.empty:
-        return pd.DataFrame({c: pd.Series(dtype=_AGG_DTYPES[c]) for c in AGGREGATE_COLUMNS})
-    cell, vkey = frame["cell"].to_numpy(np.uint64), frame["vkey"].to_numpy(np.uint64)
-    order = np.lexsort((vkey, cell))
-    cell, vkey = cell[order], vkey[order]
-    start = np.flatnonzero(np.r_[True, (cell[1:] != cell[:-1]) | (vkey[1:] != vkey[:-1])])
-    out = {"cell": cell[start], "vkey": vkey[start]}
+        cols = [*keys[:-2], *AGGREGATE_COLUMNS]
+        return pd.DataFrame({c: pd.Series(dtype=_AGG_DTYPES.get(c, np.int64)) for c in cols})
+    key_values = [frame[k].to_numpy(_AGG_DTYPES.get(k, np.int64)) for k in keys]
+    order = np.lexsort(key_values[::-1])
+    key_values = [k[order] for k in key_values]
+    change = np.zeros(len(frame) - 1, dtype=bool)
+    for k in key_values:
+        change |= k[1:] != k[:-1]
+    start = np.flatnonzero(np.r_[True, change])
+    out = {k: v[start] for k, v in zip(keys, key_values, strict=True)}
     for col in AGGREGATE_COLUMNS[2:]:
         values = frame[col].to_numpy(_AGG_DTYPES[col])[order]
         out[col] = _REDUCE[col].reduceat(values, start)
