@@ -52,6 +52,7 @@ format: setup
 
 bench: setup  ## throughput and peak memory per stage, next to the naive baseline
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.bench_publish --markdown
 
 serve: setup  ## local Prefect server + process worker + deployments from prefect.yaml
 	bash scripts/serve.sh
