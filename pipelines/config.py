@@ -151,6 +151,11 @@ class LifecycleParams:
     min_stale_days: int = 3
     #: a stale site quiet for this many days is retired from the output
     retire_days: int = 60
+    #: keep publishing (as stale, with last known values) a site that vanished from today's
+    #: public sites. Off: with window_days >= retire_days a quiet site stays in the clustering
+    #: until retired, so a vanished one was reclassified or re-clustered, and carrying it
+    #: published ghosts at garages on simulated dense fleets. Turn on for windows < retire_days.
+    carry_vanished: bool = False
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,11 @@ Status (contract §3):
   ``[min_stale_days, stale_days]``;
 * retired — quiet for ``retire_days``: dropped from the output and the history.
 
-A site of the history that is not among today's public sites is carried (with its last known
-values) only while it is stale and not yet retired; one that vanished for any other reason (it was
-reclassified, or merged into a neighbour) is dropped at once, so nothing excluded stays published.
+A site of the history that is not among today's public sites is dropped at once: with the
+window at least as long as ``retire_days`` a quiet site stays in the clustering until it is
+retired, so one that vanished was reclassified or merged into a neighbour, and nothing excluded
+may stay published. With ``carry_vanished`` (for shorter windows) it is carried with its last
+known values while it is stale and not yet retired.
 
 The history is stored per run day at ``<lake>/state/sites/<day>.parquet``; a run reads the latest
 one strictly before its day, so re-running a day reads the same state and gives the same ids.
@@ -134,14 +136,15 @@ def assign_identity(
     day : str
         The run day, ``YYYY-MM-DD``.
     params : LifecycleParams
-        ``match_m``, ``stale_days``, ``min_stale_days``, ``stale_p``, ``retire_days``.
+        ``match_m``, ``stale_days``, ``min_stale_days``, ``stale_p``, ``retire_days``,
+        ``carry_vanished``.
 
     Returns
     -------
     published : pandas.DataFrame
         One row per site to publish today: ``site_id``, ``status`` and the columns of
-        ``public_sites``; stale sites carried from the history hold their last known values
-        (``cluster`` -1). Sorted by ``site_id``.
+        ``public_sites``; stale sites carried from the history (``carry_vanished``) hold their
+        last known values (``cluster`` -1). Sorted by ``site_id``.
     new_history : pandas.DataFrame
         :data:`HISTORY_COLUMNS` of the published rows, for :func:`write_history`.
     """
@@ -176,6 +179,8 @@ def assign_identity(
     carried["status"] = "stale"
     today = today[quiet_today < params.retire_days]
     carried = carried[stale_carried & (quiet_carried < params.retire_days)]
+    if not params.carry_vanished:
+        carried = carried.iloc[:0]
 
     parts = [frame for frame in (today, carried.reindex(columns=today.columns)) if len(frame)]
     published = pd.concat(parts, ignore_index=True) if parts else today.iloc[:0].copy()

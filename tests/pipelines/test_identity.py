@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -116,13 +117,23 @@ def test_rare_site_uses_configured_stale_days_and_busy_site_min_days():
     }
 
 
-def test_vanished_sites_stale_carried_others_dropped():
-    """Two sites vanish from today's public sites: one last used 30 days ago (stale) is carried
-    with its last known values and cluster -1; one used yesterday (e.g. reclassified) is dropped."""
+def test_vanished_sites_dropped_by_default():
+    """Sites that vanish from today's public sites (reclassified, re-clustered) are dropped."""
     old = {"east_m": 0.0, "sessions": 12, "first_seen": _day(-40), "last_seen": _day(-30)}
     recent = {"east_m": 800.0, "last_seen": _day(-1)}
     _, hist = _run([old, recent], None, _day(-1))
     pub, new_hist = assign_identity(_sites([]), hist, _day(0), PARAMS)
+    assert pub.empty and new_hist.empty
+
+
+def test_vanished_sites_carried_when_configured():
+    """With carry_vanished: of two vanished sites, one last used 30 days ago (stale) is carried
+    with its last known values and cluster -1; one used yesterday (e.g. reclassified) is dropped."""
+    old = {"east_m": 0.0, "sessions": 12, "first_seen": _day(-40), "last_seen": _day(-30)}
+    recent = {"east_m": 800.0, "last_seen": _day(-1)}
+    _, hist = _run([old, recent], None, _day(-1))
+    carry = dataclasses.replace(PARAMS, carry_vanished=True)
+    pub, new_hist = assign_identity(_sites([]), hist, _day(0), carry)
     assert len(pub) == 1
     row = pub.iloc[0]
     assert row["status"] == "stale" and row["cluster"] == -1 and row["sessions"] == 12
