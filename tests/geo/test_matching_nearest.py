@@ -51,7 +51,7 @@ def test_across_antimeridian_and_exact_reach():
 coords = st.lists(st.tuples(st.floats(0.0, 300.0), st.floats(0.0, 300.0)), min_size=0, max_size=25)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(coords, coords, st.floats(5.0, 120.0))
 def test_equals_greedy_reference(a, b, reach):
     """On random points (metres in a 300 m square at 47°N) the result equals the greedy loop."""
