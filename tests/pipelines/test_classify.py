@@ -13,6 +13,7 @@ import pytest
 
 from pipelines.classify import (
     FEATURE_COLUMNS,
+    REASONS,
     classify_sites,
     excluded_for_review,
     site_features,
@@ -365,9 +366,10 @@ def test_noise_and_output_contract():
     assert list(out.columns[: len(SITE_CORE_COLUMNS)]) == list(SITE_CORE_COLUMNS)
     assert set(FEATURE_COLUMNS) <= set(out.columns)
     assert set(out["site_class"]) <= set(SITE_CLASSES)
-    for reasons in out["reasons"]:
+    for reasons, cls in zip(out["reasons"], out["site_class"], strict=True):
         codes = reasons.split(";") if reasons else []
-        assert codes == sorted(codes)
+        assert codes == sorted(codes) and set(codes) <= set(REASONS)
+        assert (cls == "public") == (codes == [])  # every excluded site says why
     assert out.loc[1, "site_class"] == "too_few_vehicles" and out.loc[1, "overnight_share"] == 0.0
 
 
@@ -421,3 +423,30 @@ def test_home_merged_with_public_charger_is_not_published():
     assert "residence_inside" in merged.loc[0, "reasons"].split(";")
     alone = _classify((charger, 0.0), homes=homes)
     assert alone.loc[0, "site_class"] == "public"
+
+
+def test_rules_invariants_on_random_features():
+    """On 2,000 random feature rows: every class is in SITE_CLASSES, a site is public exactly
+    when it has no reason, k-anonymity always holds, quick charging is never held back for lack
+    of visitors, and the result does not depend on the row order."""
+    rng = np.random.default_rng(13)
+    n = 2000
+    f = pd.DataFrame({name: rng.random(n) for name in FEATURE_COLUMNS})
+    f["cluster"] = np.arange(n)
+    f["vehicles"] = rng.integers(1, 40, n)
+    f["sessions"] = f["vehicles"] * rng.integers(1, 6, n)
+    f["span_days"] = rng.integers(1, 90, n)
+    f["dwell_median_h"] = rng.uniform(0.1, 16, n)
+    f["resident_offset_m"] = np.where(rng.random(n) < 0.2, np.nan, rng.uniform(0, 80, n))
+    f["satellite_of"] = np.where(rng.random(n) < 0.5, -1, rng.integers(0, n, n))
+    out = classify_sites(f, PARAMS)
+    assert set(out["site_class"]) <= set(SITE_CLASSES)
+    assert ((out["site_class"] == "public") == (out["reasons"] == "")).all()
+    assert not ((out["site_class"] == "public") & (out["vehicles"] < PARAMS.min_vehicles)).any()
+    quick = (out["dc_share"] >= PARAMS.quick_dc_share) & (
+        out["dwell_median_h"] <= PARAMS.quick_max_dwell_h
+    )
+    assert not (quick & out["reasons"].str.contains("no_visitors")).any()
+    shuffled = classify_sites(f.sample(frac=1.0, random_state=1), PARAMS).sort_values("cluster")
+    assert shuffled["site_class"].tolist() == out["site_class"].tolist()
+    assert shuffled["reasons"].tolist() == out["reasons"].tolist()
