@@ -10,6 +10,7 @@ Expected:
 
 * the three deployments exist; ``daily`` has the cron schedule ``30 4 * * *`` in Europe/Berlin,
   a concurrency limit of 1, the pool ``chargepoints`` and the folder defaults of ``prefect.yaml``;
+* the server's scheduler creates upcoming runs of ``daily``, each at 04:30 Berlin time;
 * the flow run ends ``COMPLETED`` and published ``<publish>/<date>/charge_sites.geojson`` (with at
   least one site), ``charge_sites.parquet``, ``nav/manifest.json`` and ``latest.json`` -> date;
 * its artifacts (summary, new-sites table, GeoJSON link) are attached to the flow run.
@@ -20,6 +21,7 @@ Every process the test starts is ended (process group) even when it fails.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import re
@@ -30,6 +32,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -92,6 +95,8 @@ class Server:
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
             PREFECT_LOGGING_LEVEL="INFO",
             CHARGEPOINTS_HOME=str(REPO),  # prefect.yaml's pull step: run from this checkout
+            # the scheduler creates the schedule's upcoming runs within seconds, not a minute
+            PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="5",
         )
         self.env = env
 
@@ -147,8 +152,6 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 
 def test_daily_deployment_runs_through_a_process_worker(server, sample_dir, sample_date, tmp_path):
-    import datetime as dt
-
     t0 = time.monotonic()
     server.cli("work-pool", "create", POOL, "--type", "process")
     server.cli("--no-prompt", "deploy", "--all", timeout=180)
@@ -234,3 +237,24 @@ def test_daily_deployment_runs_through_a_process_worker(server, sample_dir, samp
     assert by_key["charge-sites-new"]["type"] == "table"
     # Prefect stores a link artifact as markdown: [text](url)
     assert f"{published / 'charge_sites.geojson'})" in by_key["charge-sites-geojson"]["data"]
+
+    # the schedule is live: the scheduler has created upcoming runs at 04:30 in Berlin
+    deadline = time.monotonic() + 60
+    while True:
+        upcoming = server.post(
+            "/flow_runs/filter",
+            {
+                "deployments": {"id": {"any_": [daily["id"]]}},
+                "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
+                "limit": 10,
+            },
+        )
+        if upcoming or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert upcoming, "the server's scheduler created no run for the daily schedule"
+    for r in upcoming:
+        start = dt.datetime.fromisoformat(r["expected_start_time"]).astimezone(
+            ZoneInfo("Europe/Berlin")
+        )
+        assert (start.hour, start.minute) == (4, 30) and start > dt.datetime.now(dt.UTC)
