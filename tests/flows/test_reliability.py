@@ -381,3 +381,36 @@ def test_published_output_is_k_anonymous_and_holds_no_personal_data(reference, d
     assert len(excluded) > 0
     assert not {"lat", "lon", "vehicle", "vehicle_id", "geometry"} & set(excluded.columns)
     assert {h3.get_resolution(c) for c in excluded["cell"]} <= set(range(9))
+
+
+# ---------------------------------------------------------------------------------------------
+# (d) retention through its flow (the rules themselves: tests/pipelines/test_retention.py)
+# ---------------------------------------------------------------------------------------------
+def test_retention_flow_deletes_expired_data(prefect_harness, tmp_path):
+    """As of 2026-11-24 with the defaults (raw 30 days, lake 180): the ingested landing day
+    2026-09-01 goes and its quarantine text is nulled; the 2026-05-01 session partition goes;
+    the young ones stay."""
+    import pyarrow as pa
+
+    from flows.maintenance import charge_sites_retention
+    from pipelines import lake as lk
+    from pipelines.schema import QUARANTINE_SCHEMA, SESSIONS_SCHEMA
+
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    for day in ("2026-09-01", "2026-11-20"):
+        (landing / day).mkdir(parents=True)
+        lk.write_json({"files": []}, lk.marker_path(lake, day))
+        row = {"landing_day": day, "source_file": "a.csv", "line": 1, "reason": "r", "raw": "x"}
+        lk.write_table(
+            pa.Table.from_pylist([row], QUARANTINE_SCHEMA), lk.quarantine_path(lake, day)
+        )
+    for day in ("2026-05-01", "2026-11-20"):
+        lk.write_table(SESSIONS_SCHEMA.empty_table(), lk.sessions_path(lake, day, day))
+
+    result = charge_sites_retention(date="2026-11-24", landing=str(landing), lake=str(lake))
+    assert result["landing_days_deleted"] == ["2026-09-01"]
+    assert result["quarantine_redacted"] == ["landing=2026-09-01.parquet"]
+    assert result["lake_paths_deleted"] == ["sessions/day=2026-05-01"]
+    assert sorted(p.name for p in landing.iterdir()) == ["2026-11-20"]
+    assert pq.read_table(lk.quarantine_path(lake, "2026-09-01")).column("raw").null_count == 1
+    assert (lake / "sessions" / "day=2026-11-20").is_dir()
