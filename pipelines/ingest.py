@@ -682,7 +682,7 @@ def _quarantine_text(records: pd.DataFrame, key: bytes) -> list[str | None]:
 _REDACTED = "<redacted>"
 #: tokens of a broken line kept in quarantine: numbers, dates/times, booleans, column and
 #: connector names; every other token (an id, free text) is redacted
-_TOKEN = re.compile(r"[^\s,;{}\[\]\"'=]+")
+_TOKEN = re.compile(r"[^\s,;{}\[\]\"'=:][^\s,;{}\[\]\"'=]*")  # ':' inside a time only
 _KEEP = re.compile(
     r"^(?:[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
     r"|\d{4}-\d{2}-\d{2}(?:[T ]?\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?"
@@ -702,6 +702,8 @@ def _redact_text(text: str, known_ids: pd.Series) -> str:
 
     >>> _redact_text('car-17,s9,2026-11-24T18:05:12+09:00,35.6,ccs,true', pd.Series([]))
     '<redacted>,<redacted>,2026-11-24T18:05:12+09:00,35.6,ccs,true'
+    >>> _redact_text('{"vehicle_id":"car-17","lat":42.5,"lon', pd.Series([]))
+    '{"vehicle_id":"<redacted>","lat":42.5,"lon'
     """
     ids = sorted({i for i in known_ids.dropna().astype(str) if len(i) >= 4}, key=len, reverse=True)
     for vid in ids:  # only for broken lines: few
