@@ -641,6 +641,8 @@ def ingest_landing_day(
     counts.rows_accepted = len(sessions)
 
     table = pa.Table.from_pandas(sessions, schema=SESSIONS_SCHEMA, preserve_index=False)
+    # an older marker must not vouch for the half-replaced day should this attempt be killed
+    lk.marker_path(lake, landing_day).unlink(missing_ok=True)
     lk.write_sessions(lake, landing_day, table)
     lk.crash_point("ingest:sessions")
     lk.write_table(
