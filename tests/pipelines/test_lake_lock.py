@@ -85,3 +85,38 @@ def test_crash_point_is_inert_unless_named(monkeypatch):
     lk.crash_point("here")  # still alive
     monkeypatch.delenv(lk.ENV_CRASH_AT)
     lk.crash_point("here")
+
+
+def _ingest_and_crash(landing: str, lake: str, day: str) -> None:
+    from pipelines.config import IngestParams
+    from pipelines.ingest import ingest_landing_day
+
+    os.environ[lk.ENV_CRASH_AT] = "ingest:sessions"
+    ingest_landing_day(landing, lake, day, b"k" * 16, IngestParams())
+
+
+def test_killed_reingest_leaves_the_day_pending(tmp_path, ctx):
+    """Day ingested with a.csv; b.csv arrives; the re-ingest is killed after the sessions were
+    replaced; b.csv is withdrawn again. The day must still be pending (its old marker would
+    otherwise vouch for sessions that include b.csv's rows)."""
+    from pipelines.config import IngestParams
+    from pipelines.ingest import ingest_landing_day, pending_landing_days
+
+    day = "2026-11-24"
+    folder = tmp_path / "landing" / day
+    folder.mkdir(parents=True)
+    header = "vehicle_id,session_id,plug_in_at,plug_out_at,lat,lon,energy_kwh\n"
+    row = "car-{0}x1,s{0},2026-11-24T08:00:00Z,2026-11-24T09:00:00Z,42.1,-71.1,5\n"
+    (folder / "a.csv").write_text(header + row.format(1))
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    ingest_landing_day(landing, lake, day, b"k" * 16, IngestParams())
+    (folder / "b.csv").write_text(header + row.format(2))
+    proc = ctx.Process(target=_ingest_and_crash, args=(str(landing), str(lake), day))
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == -signal.SIGKILL
+    (folder / "b.csv").unlink()
+    assert pending_landing_days(landing, lake, day) == [day]
+    counts = ingest_landing_day(landing, lake, day, b"k" * 16, IngestParams())
+    assert counts.rows_accepted == 1
+    assert sorted(lk.read_sessions(lake, day, day)["session_id"]) == ["s1"]
