@@ -15,7 +15,8 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    called residential, private, workplace or short of visitors: nobody has a DC charger in a
    home garage, and a quiet rural quick charger used mostly by a few locals is still public.
 2. *A home*: one vehicle does most of the charging, overnight or for long stays
-   (``dominant_vehicle``).
+   (``dominant_vehicle``), or the household's vehicles that sleep there do a large share while
+   friends drop by (``household``).
 3. *A shared garage*: overnight charging by a closed group of regulars or by vehicles that
    sleep there (``overnight`` + ``closed_regular_group`` / ``resident_vehicles``).
 4. *A workplace*: long weekday-daytime sessions (``weekday_daytime`` + ``long_dwell``).
@@ -85,6 +86,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
 REASONS: dict[str, str] = {
     "too_few_vehicles": "fewer distinct vehicles than the k-anonymity minimum",
     "dominant_vehicle": "one vehicle does most of the charging (a home)",
+    "household": "the top vehicle, sleeping here, does a large share; the rest drop by (a home)",
     "overnight": "most sessions are overnight",
     "closed_regular_group": "a small group of regular vehicles does nearly all the charging",
     "weekday_daytime": "nearly all sessions start on weekday mornings and end the same day",
@@ -211,7 +213,10 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         f["resident_offset_m"].fillna(0.0) >= params.mixed_offset_m
     )
 
-    home = ~quick & dominant & (overnight | long_dwell)
+    household = (f["top_vehicle_share"] >= params.home_resident_top_share) & (
+        f["resident_share"] >= params.home_resident_top_share
+    )
+    home = ~quick & ((dominant & (overnight | long_dwell)) | household)
     garage = ~quick & ~home & ((overnight & (closed | residents)) | mixed)
     work = ~quick & ~home & ~garage & weekday & long_dwell
     private = ~quick & ~home & ~garage & ~work & closed & long_dwell
@@ -240,7 +245,8 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     site_class = np.where(open_class & few.to_numpy(), "too_few_vehicles", site_class)
     flags = {
         "too_few_vehicles": few,
-        "dominant_vehicle": home,
+        "dominant_vehicle": home & dominant,
+        "household": home & household,
         "overnight": (home | garage) & overnight,
         "closed_regular_group": (garage | work | private) & closed,
         "no_visitors": unconfirmed & ~quick & no_visitors,
@@ -249,7 +255,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         "weekday_daytime": work,
         "long_dwell": (work | private | home) & long_dwell,
         "satellite": satellite,
-        "residence_inside": garage & mixed,
+        "residence_inside": (home | garage) & mixed,
     }
     out = f.copy()
     out["site_class"] = site_class

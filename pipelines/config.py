@@ -82,8 +82,11 @@ class ClusterParams:
 class ClassifyParams:
     #: k-anonymity: a site used by fewer distinct vehicles is never published
     min_vehicles: int = 3
-    #: residential: one vehicle dominates the site
+    #: residential: one vehicle dominates the site (with overnight or long stays)...
     home_top_vehicle_share: float = 0.6
+    #: ...or the top vehicle does this share and vehicles sleeping here do as much: a household
+    #: whose friends drop by (simulated public sites: top share <= 0.5 at the 99th percentile)
+    home_resident_top_share: float = 0.45
     #: residential/garage: most sessions are overnight (span 03:00 local, or start 16-04 h and
     #: last >= 2 h). Simulated homes/garages: >= 0.53 at the 1st percentile; public AC: 0.50 at
     #: the 95th (Trondheim garages vs Dundee/Perth public sessions)
@@ -128,7 +131,7 @@ class ClassifyParams:
     #: a residence merged into a site (a home or garage chained to the public charger next to
     #: it): vehicles anchored at the site do >= mixed_anchored_share of its sessions and plug in
     #: >= mixed_offset_m away from where its visitors do (simulated public sites: <= 27 m)
-    mixed_anchored_share: float = 0.45
+    mixed_anchored_share: float = 0.3
     mixed_offset_m: float = 30.0
     #: ...or, after open_min_span_days of history, an open group: at least this share of its
     #: vehicles came only once (simulated public sites: >= 0.28; garages after two weeks: ~0)

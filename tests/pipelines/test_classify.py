@@ -450,3 +450,21 @@ def test_rules_invariants_on_random_features():
     shuffled = classify_sites(f.sample(frac=1.0, random_state=1), PARAMS).sort_values("cluster")
     assert shuffled["site_class"].tolist() == out["site_class"].tolist()
     assert shuffled["reasons"].tolist() == out["reasons"].tolist()
+
+
+def test_two_ev_household_with_friends_dropping_by():
+    """A single-family home: the main car most evenings, the second EV now and then, and six
+    friends who each charged there once during an evening visit — 8 vehicles, more than
+    k-anonymity alone would exclude, the main car only half of the sessions.
+
+    Expected: ``residential`` (household).
+    """
+    rng = np.random.default_rng(14)
+    main = _sessions(["home-a"] * 14, np.arange(0, 28, 2), rng.uniform(17, 22, 14), 10.0)
+    second = _sessions(["home-b"] * 4, [3, 10, 17, 24], 8.0, 2.5)
+    friends = _sessions([f"friend-{i}" for i in range(6)], [1, 5, 9, 13, 20, 26], 19.0, 2.5)
+    out = _classify((pd.concat([main, second, friends]), 0.0), homes=("friend-",))
+    row = out.loc[0]
+    assert row["vehicles"] == 8 and row["top_vehicle_share"] == pytest.approx(14 / 24)
+    assert row["site_class"] == "residential"
+    assert "household" in row["reasons"].split(";")
