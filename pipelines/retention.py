@@ -7,8 +7,9 @@
   keeping reason, file and line for the record;
 * per-run work folders (they hold every site's precise centroid, excluded homes included) go
   after ``raw_days`` too;
-* lake session partitions, dedup keys, excluded-site reviews (coarse cells) and site-history
-  snapshots older than ``lake_days`` are deleted. Run reports and ingest markers (counts only)
+* lake session partitions, their per-(cell, vehicle) deltas (``cells/day=*``), dedup keys,
+  excluded-site reviews (coarse cells) and site-history snapshots older than ``lake_days`` are
+  deleted. Run reports and ingest markers (counts only)
   are kept.
 
 Every date compared is the one in the path (landing day, session day, run day), never a file's
@@ -102,6 +103,7 @@ def apply_retention(
 
     expiring = [
         *((p, lake_keep) for p in (lake / "sessions").glob("day=*")),
+        *((p, lake_keep) for p in (lake / "cells").glob("day=*")),  # per (cell, vehicle) deltas
         *((p, lake_keep) for p in (lake / "keys").glob("landing=*.parquet")),
         *((p, raw_keep) for p in (lake / "work").glob("*")),
         *((p, lake_keep) for p in (lake / "excluded").glob("*.parquet")),

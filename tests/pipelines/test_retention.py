@@ -6,8 +6,8 @@ The lake below, as of 2026-11-24 with raw_days=30 (keep from 2026-10-26) and lak
 * landing 2026-10-01 (ingested) is deleted; 2026-10-02 (never ingested) is kept and reported;
   2026-11-20 is young and kept;
 * quarantine of 2026-10-01 loses its rows' text but keeps reason/line; 2026-11-20 keeps text;
-* sessions day=2026-08-01, keys of 2026-08-01, excluded/2026-08-01, state/sites/2026-08-01 are
-  deleted; their 2026-11-20 counterparts stay;
+* sessions day=2026-08-01 and its cell deltas, keys of 2026-08-01, excluded/2026-08-01,
+  state/sites/2026-08-01 are deleted; their 2026-11-20 counterparts stay;
 * work/2026-10-01 (precise centroids of every site, homes included) goes at raw_days already;
 * reports and ingest markers (counts only) stay.
 """
@@ -50,6 +50,8 @@ def lake_and_landing(tmp_path) -> tuple[Path, Path]:
     (landing / "README.txt").write_text("not a day")
     for day in ("2026-08-01", "2026-11-20"):
         lk.write_table(SESSIONS_SCHEMA.empty_table(), lk.sessions_path(lake, day, day))
+        delta = lake / "cells" / f"day={day}" / f"landing={day}.parquet"
+        lk.write_table(pa.table({"cell": [1]}), delta)
         lk.write_table(pa.table({"key": pa.array([1], pa.uint64())}), lk.keys_path(lake, day))
         lk.write_table(
             pa.table({"cell": ["88283082a3fffff"]}), lake / "excluded" / f"{day}.parquet"
@@ -80,6 +82,7 @@ def test_retention_deletes_redacts_and_keeps(lake_and_landing):
     assert pq.read_table(lk.quarantine_path(lake, "2026-11-20")).column("raw")[0].as_py()
 
     assert sorted(result.lake_paths_deleted) == [
+        "cells/day=2026-08-01",
         "excluded/2026-08-01.parquet",
         "keys/landing=2026-08-01.parquet",
         "sessions/day=2026-08-01",
@@ -88,6 +91,7 @@ def test_retention_deletes_redacts_and_keeps(lake_and_landing):
     ]
     left = sorted(str(p.relative_to(lake)) for p in lake.rglob("*") if p.is_file())
     assert left == [
+        "cells/day=2026-11-20/landing=2026-11-20.parquet",
         "excluded/2026-11-20.parquet",
         "ingested/2026-10-01.json",
         "ingested/2026-11-20.json",
