@@ -216,7 +216,10 @@ def _fmt_row(name: str, r: dict[str, Any], sessions: int) -> str:
         return f"| {name} | failed: {r['error'][:120]} | | | | |"
     stages = ", ".join(f"{k} {v:.2f}" for k, v in r.get("seconds", {}).items())
     rate = sessions / r["wall_s"] if r["wall_s"] else float("nan")
-    return f"| {name} | {r['wall_s']:.2f} | {rate:,.0f} | {r['peak_rss_mb']:,.0f} | {stages} |"
+    return (
+        f"| {name} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | {rate:,.0f} | "
+        f"{r['peak_rss_mb']:,.0f} | {stages} |"
+    )
 
 
 def bench_fleet(vehicles: int, days: int, window: int, naive: bool, work: Path) -> list[str]:
