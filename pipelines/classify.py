@@ -23,7 +23,8 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
 5. *Private*: a closed regular group with long stays that is none of the above.
 6. *Unconfirmed*: no evidence of public use yet — too few sessions, or too few sessions by
    vehicles that sleep at another site (``visitor_share``; more is asked of young and
-   home-like sites) unless the group has shown itself open over two weeks.
+   home-like sites) unless the group has shown itself open over two weeks or the site is used
+   in the daytime.
    A site where vehicles that sleep there plug in tens of metres away from its visitors is a
    residence merged with the charger next to it (``residence_inside``) and is residential.
 7. *Satellites* of an excluded site (its vehicles sleep at that site, within ``satellite_m``)
@@ -207,7 +208,8 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
             np.where(homey, params.homey_min_visitor_share, 0.0),
         ]
     )
-    no_visitors = (f["visitor_share"] < need) & ~open_group
+    daytime = ~young & (f["overnight_share"] <= params.daytime_max_overnight_share)
+    no_visitors = (f["visitor_share"] < need) & ~open_group & ~daytime
 
     mixed = (f["anchored_share"] >= params.mixed_anchored_share) & (
         f["resident_offset_m"].fillna(0.0) >= params.mixed_offset_m

@@ -137,6 +137,9 @@ class ClassifyParams:
     #: vehicles came only once (simulated public sites: >= 0.28; garages after two weeks: ~0)
     open_min_span_days: int = 14
     open_min_one_time_share: float = 0.4
+    #: ...or, once past young_span_days, daytime use: at most this overnight share (public
+    #: chargers used by drivers without a home charger; homes/garages: >= 0.53)
+    daytime_max_overnight_share: float = 0.3
     #: evidence: a site with fewer sessions is held back (a handful of sessions is as often a
     #: GPS fragment of a garage or home as a little-used public charger)
     min_sessions: int = 4
