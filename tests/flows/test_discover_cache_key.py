@@ -1,0 +1,56 @@
+"""The discover cache key changes exactly when discover's output could.
+
+Expected, for the run day 2026-11-20 over a lake with one session file (landing day 2026-11-19):
+the key is stable when nothing changes; it changes when that file is rewritten, when a landing
+day <= the run day adds a file, when a setting changes, or for another day or lake; it does not
+change when a landing day after the run day arrives (the run never reads it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from flows.daily import discover_inputs_key
+from pipelines.config import ClusterParams, Settings
+
+DAY = "2026-11-20"
+
+
+def _file(lake: Path, session_day: str, landing_day: str, body: bytes = b"x") -> Path:
+    f = lake / "sessions" / f"day={session_day}" / f"landing={landing_day}.parquet"
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_bytes(body)
+    return f
+
+
+def _key(lake: Path, day: str = DAY, settings: Settings | None = None) -> str:
+    return discover_inputs_key(None, {"lake": lake, "day": day, "settings": settings or Settings()})
+
+
+def test_key_follows_the_inputs_discover_reads(tmp_path):
+    lake = tmp_path / "lake"
+    f = _file(lake, "2026-11-18", "2026-11-19")
+    key = _key(lake)
+    assert _key(lake) == key
+
+    _file(lake, "2026-11-20", "2026-11-21")  # uploaded after the run day: never read for DAY
+    assert _key(lake) == key
+
+    st = f.stat()
+    f.write_bytes(b"y")  # same size, rewritten (re-ingest)
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert _key(lake) != key
+    key = _key(lake)
+
+    _file(lake, "2026-11-19", "2026-11-20")  # a new landing day up to the run day
+    assert _key(lake) != key
+    key = _key(lake)
+
+    tighter = dataclasses.replace(Settings(), cluster=ClusterParams(eps_m=20.0))
+    assert _key(lake, settings=tighter) != key
+    assert _key(lake, day="2026-11-21") != key
+    other = tmp_path / "other"
+    _file(other, "2026-11-18", "2026-11-19")
+    assert _key(other) != _key(lake)
