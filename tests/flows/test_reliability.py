@@ -296,6 +296,7 @@ def test_second_concurrent_run_exits_3_and_the_first_completes(
 # ---------------------------------------------------------------------------------------------
 # (c) transient storage errors are retried; data errors are not
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore:Logger 'prefect.task_runs' attempted to send logs")
 def test_transient_read_error_is_retried_and_the_file_ingested(
     prefect_harness, landing, days, tmp_path, monkeypatch
 ):

@@ -205,7 +205,7 @@ def test_arbitrary_bytes_never_raise_and_balance(blobs):
     assert_nothing_leaks([], sessions, quarantine)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(rs=rows(20))
 def test_validate_splits_every_record_in_one_bin(rs):
     """validate() alone: accepted + quarantined + opted out = records, reasons never empty."""
