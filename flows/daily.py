@@ -66,17 +66,19 @@ STORAGE_TASK_OPTIONS = {
 def discover_inputs_key(context: Any, parameters: dict[str, Any]) -> str:
     """Cache key of :func:`discover_task`: everything its output is a function of.
 
-    ``steps.discover`` reads the sessions of the window from the lake (files of landing days
-    ``<= day``) and the settings, and runs the code of ``pipelines/`` and ``geo/``. The key
-    hashes the lake's absolute path, the day, the settings, that code (:func:`code_fingerprint`)
-    and the name, size and modification time of every session file of a landing day ``<= day``
-    (a superset of what the window reads: a change anywhere there is a cache miss, never a stale
-    hit). Re-ingesting a landing day rewrites its files, so it changes the key.
+    ``steps.discover`` reads the window's per-landing-day partitions from the lake
+    (``sessions/day=*/landing=*.parquet``, and the incremental clustering's deltas
+    ``cells/day=*/landing=*.parquet``, of landing days ``<= day``) and the settings, and runs the
+    code of ``pipelines/`` and ``geo/``. The key hashes the lake's absolute path, the day, the
+    settings, that code (:func:`code_fingerprint`) and the name, size and modification time of
+    every ``<lake>/*/day=*/landing=*.parquet`` file of a landing day ``<= day`` (a superset of
+    what the window reads: a change anywhere there is a cache miss, never a stale hit).
+    Re-ingesting a landing day rewrites its files, so it changes the key.
     """
     lake = Path(parameters["lake"]).resolve()
     day = parameters["day"]
     files = []
-    for f in sorted((lake / "sessions").glob("day=*/landing=*.parquet")):
+    for f in sorted(lake.glob("*/day=*/landing=*.parquet")):
         if f.stem.removeprefix("landing=") <= day:
             st = f.stat()
             files.append([str(f.relative_to(lake)), st.st_size, st.st_mtime_ns])

@@ -2,8 +2,9 @@
 
 Expected, for the run day 2026-11-20 over a lake with one session file (landing day 2026-11-19):
 the key is stable when nothing changes; it changes when that file is rewritten, when a landing
-day <= the run day adds a file, when a setting changes, or for another day or lake; it does not
-change when a landing day after the run day arrives (the run never reads it).
+day <= the run day adds a session file or a clustering delta (``cells/``), when a setting
+changes, or for another day or lake; it does not change when a landing day after the run day
+arrives (the run never reads it).
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ def test_key_follows_the_inputs_discover_reads(tmp_path):
     key = _key(lake)
 
     _file(lake, "2026-11-19", "2026-11-20")  # a new landing day up to the run day
+    assert _key(lake) != key
+    key = _key(lake)
+
+    delta = lake / "cells" / "day=2026-11-19" / "landing=2026-11-20.parquet"
+    delta.parent.mkdir(parents=True)
+    delta.write_bytes(b"z")  # the incremental clustering's per-landing-day delta
     assert _key(lake) != key
     key = _key(lake)
 
