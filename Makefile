@@ -14,7 +14,7 @@ SAMPLE_DATE ?= $(shell cat $(SAMPLE_DIR)/LAST_DATE 2>/dev/null)
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup browser run test test-fast lint format bench serve view clean
+.PHONY: setup browser run test test-fast lint format bench serve serve-stop view clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,9 @@ bench: setup  ## throughput and peak memory per stage, next to the naive baselin
 
 serve: setup  ## local Prefect server + process worker + deployments from prefect.yaml
 	bash scripts/serve.sh
+
+serve-stop:  ## stop what `make serve` started
+	bash scripts/serve.sh stop
 
 view: setup  ## the latest published nav bundle on a map (MapLibre GL + PMTiles, offline)
 	$(BIN)/chargepoints view --publish data/publish

@@ -75,15 +75,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Prefect's console log (with tracebacks on failure) only on request; it is always kept in
     # the Prefect run logs. Must be set before Prefect is imported.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if args.verbose else "CRITICAL")
+    if not args.quiet:  # one progress line per stage on stderr (flows/daily.py)
+        os.environ.setdefault("CHARGEPOINTS_PROGRESS", "1")
     from flows.daily import charge_sites_daily  # imports Prefect: only once arguments are sound
+    from pipelines.keys import KeyConfigError
+    from pipelines.lake import lake_lock
 
-    report = charge_sites_daily(
-        date=day,
-        landing=paths.landing,
-        lake=paths.lake,
-        publish=paths.publish,
-        registry=paths.registry,
-    )
+    try:
+        # held before Prefect starts: a second run fails at once with one line (exit 3)
+        with lake_lock(paths.lake):
+            report = charge_sites_daily(
+                date=day,
+                landing=paths.landing,
+                lake=paths.lake,
+                publish=paths.publish,
+                registry=paths.registry,
+            )
+    except KeyConfigError as exc:
+        raise UsageError(f"key configuration: {exc}") from None
     if not args.quiet:
         print(
             f"{day}: {report['rows_read']} rows read ({report['rows_accepted']} accepted, "

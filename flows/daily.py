@@ -31,7 +31,7 @@ from pipelines import steps
 from pipelines.config import Paths, Settings
 from pipelines.ingest import IngestCounts, ingest_landing_day, pending_landing_days
 from pipelines.keys import load_hmac_key
-from pipelines.lake import lake_lock
+from pipelines.lake import lake_lock, landing_days_to_report, mark_reported
 
 FLOW_NAME = "charge-sites-daily"
 ENV_TIMEZONE = "CHARGEPOINTS_TIMEZONE"
@@ -244,10 +244,8 @@ def charge_sites_daily(
             )
         t = time.perf_counter()
         pending = pending_landing_days(paths.landing, paths.lake, day)
-        counts = IngestCounts()
         for n, landing_day in enumerate(pending, start=1):
             got = ingest_task(paths.landing, paths.lake, landing_day, settings)
-            counts.add(IngestCounts(**got))
             _progress(f"ingest {n}/{len(pending)} {landing_day}: {got['rows_read']} rows read")
         stage_seconds["ingest"] = time.perf_counter() - t
 
@@ -266,8 +264,17 @@ def charge_sites_daily(
         stage_seconds["publish"] = time.perf_counter() - t
         _progress(f"publish: {paths.publish.rstrip('/')}/{day}/")
 
-        report = build_report(day, pending, counts, found, ident, published, stage_seconds)
+        # the report counts every landing day no completed run has reported yet (a run killed
+        # after ingesting leaves its days to the next one), not only what this run ingested
+        to_report = landing_days_to_report(paths.lake, day)
+        counts = IngestCounts()
+        for _, marker in to_report:
+            counts.add(IngestCounts(**marker["counts"]))
+        reported = [d for d, _ in to_report]
+        report = build_report(day, reported, counts, found, ident, published, stage_seconds)
+        report["landing_days_ingested_by_this_run"] = pending
         report_path = report_task(paths.lake, day, report)
+        mark_reported(paths.lake, reported, day)
 
     _artifacts(day, paths, report, report_path)
     return report

@@ -246,3 +246,29 @@ def marker_path(lake: str | os.PathLike[str], landing_day: str) -> Path:
 def read_marker(lake: str | os.PathLike[str], landing_day: str) -> dict[str, Any] | None:
     path = marker_path(lake, landing_day)
     return read_json(path) if path.exists() else None
+
+
+def landing_days_to_report(lake: str | os.PathLike[str], day: str) -> list[tuple[str, dict]]:
+    """(landing day, marker) of ingested days whose counts belong in ``day``'s run report.
+
+    A landing day is reported by the first run that completes after it was ingested, even when
+    the run that ingested it died before its report (so no row goes uncounted); a re-run of the
+    same date reports the same days again, so it rewrites the same report.
+    """
+    out = []
+    for path in sorted((Path(lake) / "ingested").glob("*.json")):
+        landing_day = path.stem
+        if landing_day > day:
+            continue
+        marker = read_json(path)
+        if marker.get("reported_in") in (None, day):
+            out.append((landing_day, marker))
+    return out
+
+
+def mark_reported(lake: str | os.PathLike[str], landing_days: list[str], day: str) -> None:
+    """Record in each ingest marker that ``day``'s report counted it."""
+    for landing_day in landing_days:
+        marker = read_marker(lake, landing_day)
+        if marker is not None and marker.get("reported_in") != day:
+            write_json({**marker, "reported_in": day}, marker_path(lake, landing_day))

@@ -51,9 +51,19 @@ def discover(lake: str | Path, day: str, settings: Settings) -> dict[str, Any]:
     sites, labels = find_sites(sessions, settings.cluster)
     features = site_features(sessions, labels, sites)
     classified = classify_sites(features, settings.classify)
-    lk.write_table(_table(classified), work_dir(lake, day) / CLASSIFIED)
     lk.write_table(
         _table(excluded_for_review(classified)), Path(lake) / "excluded" / f"{day}.parquet"
+    )
+    # the work table keeps precise positions of public sites only: a home's centroid is never
+    # written anywhere (excluded sites are reviewed through their coarse cell above)
+    private = (classified["site_class"] != "public").to_numpy()
+    lk.write_table(
+        _table(
+            classified.assign(
+                lat=classified["lat"].mask(private), lon=classified["lon"].mask(private)
+            )
+        ),
+        work_dir(lake, day) / CLASSIFIED,
     )
     excluded = classified[classified["site_class"] != "public"]
     reasons = excluded["reasons"].str.split(";").explode()

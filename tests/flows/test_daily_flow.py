@@ -129,7 +129,12 @@ def test_rerun_of_same_date_gives_same_bytes(sample_run, sample_date, tmp_path):
     before = digest_tree(root / "publish" / sample_date)
     shutil.copy(root / "publish" / "latest.json", tmp_path / "latest.json")
     again = charge_sites_daily(date=sample_date, **folders)
-    assert again["landing_days_ingested"] == []
+    assert again["landing_days_ingested_by_this_run"] == []
+    # the same landing days are reported again, so the date's report is rewritten, not emptied
+    assert again["landing_days_ingested"] == report["landing_days_ingested"]
+    assert again["rows_read"] == report["rows_read"]
     assert digest_tree(root / "publish" / sample_date) == before
-    assert (root / "publish" / "latest.json").read_bytes() == (tmp_path / "latest.json").read_bytes()
+    assert (root / "publish" / "latest.json").read_bytes() == (
+        tmp_path / "latest.json"
+    ).read_bytes()
     assert again["sites_published"] == report["sites_published"]
