@@ -14,7 +14,7 @@ SAMPLE_DATE ?= $(shell cat $(SAMPLE_DIR)/LAST_DATE 2>/dev/null)
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup browser run test test-fast lint format bench serve serve-stop view clean
+.PHONY: setup browser run test test-fast lint format bench sample quality serve serve-stop view clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,12 @@ bench: setup  ## throughput and peak memory per stage, next to the naive baselin
 
 serve: setup  ## local Prefect server + process worker + deployments from prefect.yaml
 	bash scripts/serve.sh
+
+sample: setup  ## regenerate the bundled sample (deterministic: same bytes)
+	$(BIN)/chargepoints simulate --out $(SAMPLE_DIR) --vehicles 400 --days 21 --seed 7
+
+quality: setup  ## the discovery-quality report: pipeline vs naive baseline, two seeds, two fleet sizes
+	$(BIN)/python -m pipelines.sim.quality --work /tmp/chargepoints-quality --out docs/quality.md --json docs/quality.json
 
 serve-stop:  ## stop what `make serve` started
 	bash scripts/serve.sh stop

@@ -12,7 +12,9 @@ and returns a small JSON-able summary, so the flow passes paths and counts, neve
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from geo.cluster import Mapper, dask_mapper
 from pipelines import lake as lk
+from pipelines.cellstate import find_sites_incremental
+from pipelines.classify import classify_sites, excluded_for_review, site_features
 from pipelines.config import Settings
+from pipelines.identity import assign_identity, read_history, write_history
+from pipelines.keys import load_signing_key
+from pipelines.publish import publish_day
+from pipelines.registry import match_registry
+from pipelines.sites import session_labels
 
 CLASSIFIED = "classified.parquet"
 PUBLISHED = "published.parquet"
@@ -43,12 +53,15 @@ def window_bounds(day: str, window_days: int) -> tuple[str, str]:
 
 def discover(lake: str | Path, day: str, settings: Settings) -> dict[str, Any]:
     """Cluster the window's sessions into sites and classify them."""
-    from pipelines.classify import classify_sites, excluded_for_review, site_features
-    from pipelines.sites import find_sites
-
     first, last = window_bounds(day, settings.window_days)
     sessions = lk.read_sessions(lake, first, last, max_landing_day=day)
-    sites, labels = find_sites(sessions, settings.cluster)
+    # incremental: per-(cell, vehicle) day aggregates in <lake>/cells, re-clustered by partition;
+    # equal to pipelines.sites.find_sites over `sessions` (tests/pipelines/test_sites_incremental)
+    with partition_mapper(settings) as mapper:
+        sites, cell_labels, stats = find_sites_incremental(
+            str(lake), day, settings.window_days, settings.cluster, mapper=mapper
+        )
+    labels = session_labels(sessions, settings.cluster, cell_labels)
     features = site_features(sessions, labels, sites)
     classified = classify_sites(features, settings.classify)
     lk.write_table(
@@ -71,6 +84,7 @@ def discover(lake: str | Path, day: str, settings: Settings) -> dict[str, Any]:
         "window": [first, last],
         "sessions_in_window": len(sessions),
         "sessions_clustered": int((labels >= 0).sum()),
+        "clustering": {k: v for k, v in stats.items() if k in ("seconds", "micro_points")},
         "sites_found": len(classified),
         "sites_public": int((classified["site_class"] == "public").sum()),
         "sites_excluded": {k: int(v) for k, v in reasons.value_counts().sort_index().items()},
@@ -80,13 +94,27 @@ def discover(lake: str | Path, day: str, settings: Settings) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def partition_mapper(settings: Settings) -> Iterator[Mapper]:
+    """How clustering partitions run: in process, or on Dask when ``task_runner == "dask"``
+    (a scheduler at ``dask_address``, else a local cluster for the duration of the stage)."""
+    if settings.task_runner != "dask":
+        yield map
+        return
+    from distributed import Client, LocalCluster
+
+    if settings.dask_address:
+        with Client(settings.dask_address) as client:
+            yield dask_mapper(client)
+    else:
+        with LocalCluster(processes=False) as cluster, Client(cluster) as client:
+            yield dask_mapper(client)
+
+
 def identify(
     lake: str | Path, day: str, registry: pd.DataFrame | None, settings: Settings
 ) -> dict[str, Any]:
     """Give public sites their stable ids and lifecycle status; match them to the registry."""
-    from pipelines.identity import assign_identity, read_history, write_history
-    from pipelines.registry import match_registry
-
     classified = pq.read_table(work_dir(lake, day) / CLASSIFIED).to_pandas()
     public = classified[classified["site_class"] == "public"].reset_index(drop=True)
     history = read_history(lake, day)
@@ -113,9 +141,6 @@ def publish(
     storage_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write the day's published files (GeoJSON, GeoParquet, nav bundle, latest.json)."""
-    from pipelines.keys import load_signing_key
-    from pipelines.publish import publish_day
-
     published = pq.read_table(work_dir(lake, day) / PUBLISHED).to_pandas()
     key, loaded = load_signing_key(lake)
     summary = publish_day(
