@@ -62,7 +62,7 @@ def discover(lake: str | Path, day: str, settings: Settings) -> dict[str, Any]:
             str(lake), day, settings.window_days, settings.cluster, mapper=mapper
         )
     labels = session_labels(sessions, settings.cluster, cell_labels)
-    features = site_features(sessions, labels, sites)
+    features = site_features(sessions, labels, sites, settings.classify)
     classified = classify_sites(features, settings.classify)
     lk.write_table(
         _table(excluded_for_review(classified)), Path(lake) / "excluded" / f"{day}.parquet"
