@@ -22,19 +22,11 @@ import pyarrow.parquet as pq
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from pipelines.schema import PUBLISHED_PROPERTIES
+
 pytestmark = [pytest.mark.slow]
 
-PROPERTIES = {
-    "site_id",
-    "status",
-    "sessions",
-    "vehicles",
-    "power_class",
-    "first_seen",
-    "last_seen",
-    "known",
-    "registry_id",
-}
+PROPERTIES = set(PUBLISHED_PROPERTIES)
 
 
 def digest_tree(root: Path) -> dict[str, str]:
