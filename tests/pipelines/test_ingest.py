@@ -78,8 +78,10 @@ def records(rows: list[dict]) -> pd.DataFrame:
         ({"plug_in_at": "2026-11-24T18:05:12"}, "timestamp_without_offset"),
         ({"plug_in_at": "yesterday"}, "unparseable_plug_in_at"),
         ({"plug_out_at": "2026-11-24T17:00:00+09:00"}, "plug_out_before_plug_in"),
-        ({"plug_in_at": "2026-12-24T18:05:12+09:00",
-          "plug_out_at": "2026-12-24T19:05:12+09:00"}, "timestamp_in_future"),
+        (
+            {"plug_in_at": "2026-12-24T18:05:12+09:00", "plug_out_at": "2026-12-24T19:05:12+09:00"},
+            "timestamp_in_future",
+        ),
         ({"energy_kwh": "-1"}, "negative_energy"),
         ({"max_power_kw": "0"}, "max_power_not_positive"),
         ({"opt_in": "maybe"}, "unparseable_opt_in"),
@@ -98,8 +100,13 @@ def test_validate_types_offsets_and_optional_columns():
     rows = [
         good(),
         good("v2", plug_in_at="2026-11-24T10:00:00Z", plug_out_at="2026-11-24T10:30:00Z"),
-        good("v3", plug_in_at="2026-11-24T10:00:00-05:00", plug_out_at="2026-11-24T11:00:00-0500",
-             max_power_kw=None, opt_in=None),
+        good(
+            "v3",
+            plug_in_at="2026-11-24T10:00:00-05:00",
+            plug_out_at="2026-11-24T11:00:00-0500",
+            max_power_kw=None,
+            opt_in=None,
+        ),
     ]
     v = validate(records(rows), DAY, IngestParams())
     a = v.accepted
@@ -230,8 +237,9 @@ def test_ingest_landing_day_accounts_for_every_row(tmp_path):
 
 def test_ingest_is_idempotent_and_dedups_across_days(tmp_path):
     """Day 1 has s1, s2; day 2 re-sends s2 and adds s3. Re-ingesting day 2 changes nothing."""
-    landing = landing_day(tmp_path, {"a.csv": csv_text([good(sid="s1"), good(sid="s2")])},
-                          "2026-11-23")
+    landing = landing_day(
+        tmp_path, {"a.csv": csv_text([good(sid="s1"), good(sid="s2")])}, "2026-11-23"
+    )
     landing_day(tmp_path, {"a.csv": csv_text([good(sid="s2"), good(sid="s3")])}, DAY)
     lake = tmp_path / "lake"
     assert pending_landing_days(landing, lake, DAY) == ["2026-11-23", DAY]
