@@ -90,12 +90,10 @@ class IngestCounts:
     files_ignored: list[str] = field(default_factory=list)
 
     def add(self, other: IngestCounts) -> IngestCounts:
-        for name in ("rows_read", "rows_accepted", "rows_quarantined", "rows_duplicate"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.rows_opted_out += other.rows_opted_out
-        self.files_read += other.files_read
-        self.files_quarantined += other.files_quarantined
-        self.files_ignored += other.files_ignored
+        for f in dataclasses.fields(self):
+            mine = getattr(self, f.name)
+            if isinstance(mine, int | list):  # counts add up, ignored file names concatenate
+                setattr(self, f.name, mine + getattr(other, f.name))
         for reason, n in other.quarantine_reasons.items():
             self.quarantine_reasons[reason] = self.quarantine_reasons.get(reason, 0) + n
         return self

@@ -215,33 +215,9 @@ def build_world(cfg: SimConfig, rng: np.random.Generator) -> World:
         )
 
     n_pub = len(public)
-    homes = pd.DataFrame(
-        {
-            "station_id": [f"H{i:06d}" for i in range(n_home)],
-            "kind": "home",
-            "lat": h_lat,
-            "lon": h_lon,
-            "bay_m": 2.0,
-        }
-    )
-    garages = pd.DataFrame(
-        {
-            "station_id": [f"G{i:05d}" for i in range(n_gar)],
-            "kind": "apartment_garage",
-            "lat": g_lat,
-            "lon": g_lon,
-            "bay_m": 15.0,
-        }
-    )
-    works = pd.DataFrame(
-        {
-            "station_id": [f"W{i:04d}" for i in range(n_work)],
-            "kind": "workplace",
-            "lat": w_lat,
-            "lon": w_lon,
-            "bay_m": 20.0,
-        }
-    )
+    homes = _private_sites("H", 6, "home", h_lat, h_lon, 2.0)
+    garages = _private_sites("G", 5, "apartment_garage", g_lat, g_lon, 15.0)
+    works = _private_sites("W", 4, "workplace", w_lat, w_lon, 20.0)
     private = pd.concat([homes, garages, works], ignore_index=True)
     private["name"] = None
     private["opened"] = None
@@ -314,3 +290,18 @@ def _favourites(cfg, rng, public, res_lat, res_lon, opt_in):
     cum = np.cumsum(w, axis=1)
     cum /= cum[:, -1:]
     return fav, cum
+
+
+def _private_sites(
+    prefix: str, width: int, kind: str, lat: np.ndarray, lon: np.ndarray, bay_m: float
+) -> pd.DataFrame:
+    """Truth rows of one kind of private site: ids ``<prefix><n zero-padded to width>``."""
+    return pd.DataFrame(
+        {
+            "station_id": [f"{prefix}{i:0{width}d}" for i in range(len(lat))],
+            "kind": kind,
+            "lat": lat,
+            "lon": lon,
+            "bay_m": bay_m,
+        }
+    )
