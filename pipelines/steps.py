@@ -69,7 +69,7 @@ def discover(lake: str | Path, day: str, settings: Settings) -> dict[str, Any]:
     )
     # the work table keeps precise positions of public sites only: a home's centroid is never
     # written anywhere (excluded sites are reviewed through their coarse cell above)
-    private = (classified["site_class"] != "public").to_numpy()
+    private = classified["site_class"] != "public"
     lk.write_table(
         _table(
             classified.assign(
@@ -78,7 +78,7 @@ def discover(lake: str | Path, day: str, settings: Settings) -> dict[str, Any]:
         ),
         work_dir(lake, day) / CLASSIFIED,
     )
-    excluded = classified[classified["site_class"] != "public"]
+    excluded = classified[private]
     reasons = excluded["reasons"].str.split(";").explode()
     return {
         "window": [first, last],
@@ -86,7 +86,7 @@ def discover(lake: str | Path, day: str, settings: Settings) -> dict[str, Any]:
         "sessions_clustered": int((labels >= 0).sum()),
         "clustering": {k: v for k, v in stats.items() if k in ("seconds", "micro_points")},
         "sites_found": len(classified),
-        "sites_public": int((classified["site_class"] == "public").sum()),
+        "sites_public": int((~private).sum()),
         "sites_excluded": {k: int(v) for k, v in reasons.value_counts().sort_index().items()},
         "sites_excluded_by_class": {
             k: int(v) for k, v in excluded["site_class"].value_counts().sort_index().items()
