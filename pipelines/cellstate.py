@@ -54,6 +54,7 @@ from pipelines.sites import (
     aggregate_sessions,
     combine_aggregates,
     micro_points,
+    refine_labels,
     session_days,
     summarise_sites,
     unit_sums,
@@ -593,7 +594,9 @@ def _cluster_cached(
     if rows:
         table = pa.Table.from_pandas(pd.concat(rows, ignore_index=True), preserve_index=False)
         _write_parquet(fs, table, cache_path)
-    labels = stitch(results, len(micro))
+    labels = refine_labels(
+        xyz, micro["n"].to_numpy(np.float64), stitch(results, len(micro)), params
+    )
     return labels, {"partitions": len(parts), "partitions_clustered": len(todo)}
 
 

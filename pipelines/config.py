@@ -73,6 +73,20 @@ class ClusterParams:
     eps_m: float = 15.0
     #: minimum weight (sessions) for a core point
     min_samples: int = 3
+    #: split each DBSCAN cluster into its density modes (geo.modes): dense fleets chain
+    #: neighbouring homes, and homes next to chargers, at any eps that keeps stations whole
+    split_modes: bool = True
+    #: Gaussian sigma of the density the modes are found on (about a good GPS fix's error)
+    mode_bandwidth_m: float = 10.0
+    #: point pairs closer than this carry the saddle between two modes
+    mode_link_m: float = 10.0
+    #: two modes whose saddle is at least this share of the lower peak are one site
+    mode_persistence: float = 0.5
+    #: a cluster is split only when a mode lies farther than this from its highest one (bays of
+    #: one garage or car park spread over up to ~20 m; a home next to a charger is 30-80 m off)
+    mode_max_site_m: float = 40.0
+    #: a mode with fewer sessions in its basin is a fringe of poor fixes, not a site of its own
+    mode_min_sessions: float = 10.0
     #: H3 resolution of the micro-points sessions are aggregated to before clustering
     micro_res: int = 13
     #: coarse H3 resolution of the partitions clustered independently (res 5: ~8.5 km edge)
@@ -90,6 +104,17 @@ class ClassifyParams:
     #: ...or the top vehicle does this share and vehicles sleeping here do as much: a household
     #: whose friends drop by (simulated public sites: top share <= 0.5 at the 99th percentile)
     home_resident_top_share: float = 0.45
+    #: residential: vehicles that do >= loyal_vehicle_share of all their charging here (with
+    #: >= 2 sessions) do >= home_loyal_share of the site's sessions, >= home_loyal_overnight_share
+    #: of them overnight: a home friends also use. Drivers without a home charger spread their
+    #: sessions over several public chargers (simulated eligible public sites: loyal share
+    #: <= 0.03 at the 90th percentile; homes friends use in a dense 60k fleet: median 0.11)
+    loyal_vehicle_share: float = 0.7
+    home_loyal_share: float = 0.2
+    home_loyal_overnight_share: float = 0.3
+    #: ...and there are at most this many loyal vehicles (a household; an on-street charger
+    #: the residents of a street without driveways use every night has many)
+    home_max_loyal_vehicles: int = 2
     #: residential/garage: most sessions are overnight (span 03:00 local, or start 16-04 h and
     #: last >= 2 h). Simulated homes/garages: >= 0.53 at the 1st percentile; public AC: 0.50 at
     #: the 95th (Trondheim garages vs Dundee/Perth public sessions)

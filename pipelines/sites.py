@@ -32,6 +32,7 @@ from geo.cluster import (
 )
 from geo.distance import unit_vectors, unit_vectors_to_latlng
 from geo.h3cells import cell_to_parent, get_resolution, latlng_to_cells
+from geo.modes import split_modes
 from pipelines.config import ClusterParams
 from pipelines.schema import DC_POWER_KW, SITE_CORE_COLUMNS
 
@@ -261,14 +262,40 @@ def cluster_micro_points(
     mapper: Mapper = map,
 ) -> npt.NDArray[np.int64]:
     """Labels (``0..k-1`` in no particular order, -1 noise) of the micro-points."""
-    return cluster_points(
-        unit_sums(micro[["sx", "sy", "sz"]].to_numpy()),
-        micro["n"].to_numpy(np.float64),
+    xyz = unit_sums(micro[["sx", "sy", "sz"]].to_numpy())
+    weights = micro["n"].to_numpy(np.float64)
+    labels = cluster_points(
+        xyz,
+        weights,
         micro["cell"].to_numpy(np.uint64),
         params.eps_m,
         params.min_samples,
         partition_res=params.partition_res,
         mapper=mapper,
+    )
+    return refine_labels(xyz, weights, labels, params)
+
+
+def refine_labels(
+    xyz: npt.NDArray[np.float64],
+    weights: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+    params: ClusterParams,
+) -> npt.NDArray[np.int64]:
+    """DBSCAN labels split into density modes (:func:`geo.modes.split_modes`) when
+    ``params.split_modes``; points are the micro-points in cell order (their ids)."""
+    if not params.split_modes:
+        return labels
+    return split_modes(
+        xyz,
+        weights,
+        labels,
+        params.eps_m,
+        params.mode_bandwidth_m,
+        params.mode_link_m,
+        params.mode_persistence,
+        params.mode_min_sessions,
+        params.mode_max_site_m,
     )
 
 

@@ -1,0 +1,137 @@
+"""geo.modes.split_modes: chained clusters come apart at density valleys; sites stay whole."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from geo.cluster import dbscan_weighted
+from geo.distance import haversine_m, unit_vectors
+from geo.modes import split_modes
+
+LAT0, LON0 = 42.36, -71.06
+M_LAT = 1 / 111_195.0
+M_LON = M_LAT / np.cos(np.radians(LAT0))
+# eps, bandwidth, link, persistence, min weight, max site: the defaults of ClusterParams
+PARAMS = dict(eps_m=15.0, bandwidth_m=10.0, link_m=10.0, persistence=0.5, min_weight=10.0,
+              max_site_m=40.0)  # fmt: skip
+
+
+def blob(rng, east_m, north_m, n, sigma_m, bay_m=0.0):
+    """``n`` sessions around a point: a uniform bay of radius ``bay_m`` plus Gaussian GPS error."""
+    r = bay_m * np.sqrt(rng.random(n))
+    t = rng.uniform(0, 2 * np.pi, n)
+    e = east_m + r * np.cos(t) + rng.normal(0, sigma_m, n)
+    no = north_m + r * np.sin(t) + rng.normal(0, sigma_m, n)
+    return np.c_[e, no]
+
+
+def cluster(points_m):
+    """DBSCAN (eps 15 m, min 3) then split_modes; one point per session (weight 1).
+
+    Returns (dbscan labels, split labels, xyz)."""
+    lat = LAT0 + points_m[:, 1] * M_LAT
+    lon = LON0 + points_m[:, 0] * M_LON
+    xyz = unit_vectors(lat, lon)
+    w = np.ones(len(points_m))
+    db, _ = dbscan_weighted(xyz, w, 15.0, 3)
+    return db, split_modes(xyz, w, db, **PARAMS), xyz
+
+
+def majority(labels, members):
+    vals, counts = np.unique(labels[members], return_counts=True)
+    return vals[np.argmax(counts)], counts.max() / members.sum()
+
+
+def test_home_next_to_busy_charger_is_split_off():
+    """A busy charger (400 sessions, 8 m bays, 4 m GPS, 20 % poor fixes of 25 m) and a home
+    50 m east (40 sessions, 4 m GPS). DBSCAN chains them through the poor fixes.
+
+    Expected: DBSCAN gives one cluster; after the split the home's sessions are >= 90 % in a
+    site of their own, and the charger's >= 90 % in another one.
+    """
+    rng = np.random.default_rng(3)
+    charger = np.r_[blob(rng, 0, 0, 320, 4, 8), blob(rng, 0, 0, 80, 25)]
+    home = blob(rng, 50, 0, 40, 4)
+    db, lab, _ = cluster(np.r_[charger, home])
+    is_home = np.r_[np.zeros(len(charger), bool), np.ones(len(home), bool)]
+    assert majority(db, ~is_home)[0] == majority(db, is_home)[0]  # chained
+    c_lab, c_share = majority(lab, ~is_home)
+    h_lab, h_share = majority(lab, is_home)
+    assert c_lab != h_lab
+    assert c_share >= 0.9 and h_share >= 0.9
+
+
+def test_two_stations_bridged_by_poor_fixes_are_two_sites():
+    """Two stations 90 m apart (300 sessions each, 20 % of them poor 25 m fixes that bridge the
+    gap). Expected: two sites, each station >= 90 % in its own."""
+    rng = np.random.default_rng(5)
+    a = np.r_[blob(rng, 0, 0, 240, 4, 6), blob(rng, 0, 0, 60, 25)]
+    b = np.r_[blob(rng, 90, 0, 240, 4, 6), blob(rng, 90, 0, 60, 25)]
+    db, lab, _ = cluster(np.r_[a, b])
+    in_a = np.r_[np.ones(len(a), bool), np.zeros(len(b), bool)]
+    assert majority(db, in_a)[0] == majority(db, ~in_a)[0]
+    (la, sa), (lb, sb) = majority(lab, in_a), majority(lab, ~in_a)
+    assert la != lb and sa >= 0.9 and sb >= 0.9
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_bumpy_garage_stays_one_site(seed):
+    """An underground garage: 40 sessions spread over 15 m bays with 10 m GPS error (poor
+    fixes of 50 m dropped), a bumpy density. Expected: whatever DBSCAN clustered is one site
+    (no mode lies beyond 40 m of the highest)."""
+    rng = np.random.default_rng(seed)
+    db, lab, _ = cluster(blob(rng, 0, 0, 40, 10, 15))
+    clustered = db >= 0
+    assert clustered.sum() >= 30
+    assert np.unique(lab[clustered]).size == 1
+
+
+def test_single_busy_station_is_not_split():
+    """One station, 2,000 sessions, 15 m bays, 4 m GPS and 12 % poor 20 m fixes: one site."""
+    rng = np.random.default_rng(9)
+    pts = np.r_[blob(rng, 0, 0, 1760, 4, 15), blob(rng, 0, 0, 240, 20)]
+    db, lab, _ = cluster(pts)
+    assert np.unique(db[db >= 0]).size == 1
+    assert np.unique(lab[lab >= 0]).size == 1
+    assert (lab >= 0).sum() == (db >= 0).sum()  # nothing clustered is dropped
+
+
+def test_noise_untouched_and_every_clustered_point_kept():
+    """Noise stays -1 and every clustered point keeps a site (the split only relabels)."""
+    rng = np.random.default_rng(1)
+    pts = np.r_[blob(rng, 0, 0, 200, 4, 5), blob(rng, 60, 0, 30, 4), [[800.0, 800.0]]]
+    db, lab, _ = cluster(pts)
+    assert lab[-1] == -1
+    np.testing.assert_array_equal(lab < 0, db < 0)
+
+
+def test_labels_do_not_depend_on_point_order():
+    """Same points and ids in another order: the same partition into sites, same numbering."""
+    rng = np.random.default_rng(2)
+    pts = np.r_[blob(rng, 0, 0, 300, 4, 8), blob(rng, 0, 0, 40, 20), blob(rng, 50, 0, 30, 4)]
+    lat, lon = LAT0 + pts[:, 1] * M_LAT, LON0 + pts[:, 0] * M_LON
+    xyz, w = unit_vectors(lat, lon), np.ones(len(pts))
+    db, _ = dbscan_weighted(xyz, w, 15.0, 3)
+    ref = split_modes(xyz, w, db, **PARAMS)
+    perm = rng.permutation(len(pts))
+    out = split_modes(xyz[perm], w[perm], db[perm], **PARAMS, ids=perm)
+    np.testing.assert_array_equal(out, ref[perm])
+
+
+def test_site_centroids_land_on_the_stations():
+    """After splitting a charger and a home 60 m apart, each site's centroid is within 5 m of
+    the point it stands for."""
+    rng = np.random.default_rng(4)
+    pts = np.r_[blob(rng, 0, 0, 300, 4, 6), blob(rng, 0, 0, 40, 20), blob(rng, 60, 0, 40, 4)]
+    _, lab, _ = cluster(pts)
+    lat, lon = LAT0 + pts[:, 1] * M_LAT, LON0 + pts[:, 0] * M_LON
+    found = []
+    for k in np.unique(lab[lab >= 0]):
+        m = lab == k
+        if m.sum() >= 20:
+            found.append((lat[m].mean(), lon[m].mean()))
+    truth = [(LAT0, LON0), (LAT0, LON0 + 60 * M_LON)]
+    for t in truth:
+        d = min(haversine_m(t[0], t[1], f[0], f[1]) for f in found)
+        assert d <= 5.0
