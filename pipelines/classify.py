@@ -81,6 +81,8 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "resident_offset_m",  # distance between where anchored vehicles and visitors plug in
     "satellite_of",  # cluster within satellite_m whose vehicles do most charging here, or -1
     "satellite_share",  # share of sessions by vehicles that charge mostly at `satellite_of`
+    "loyal_share",  # share of sessions by vehicles doing >= loyal_vehicle_share of all theirs here
+    "loyal_vehicles",  # how many such vehicles
 )
 
 #: reason codes (stable strings: they appear in run reports and the review table)
@@ -98,6 +100,8 @@ REASONS: dict[str, str] = {
     "too_few_sessions": "too few sessions to tell what the site is (yet)",
     "residence_inside": "vehicles that sleep here plug in apart from the visitors: a home or "
     "garage merged with a charger next to it",
+    "loyal_overnight": "vehicles that do nearly all their charging here do a large share of it, "
+    "often overnight: a home that friends also use",
 }
 
 _OVERNIGHT_MIN_H = 2.0
@@ -142,8 +146,16 @@ def site_features(
     cl = lab[used]
     s = sessions.loc[used]
     table = _session_table(s)
-    vcode = pd.factorize(s["vehicle"], sort=False)[0].astype(np.int64)
+    codes = pd.factorize(sessions["vehicle"], sort=False)[0].astype(np.int64)
+    vcode = codes[used]
     feats = _aggregate(cl, table, vcode, n_sites, params.regular_min_sessions)
+    feats["loyal_share"], feats["loyal_vehicles"] = _loyal(
+        cl,
+        vcode,
+        np.bincount(codes, minlength=int(codes.max(initial=-1)) + 1),
+        n_sites,
+        params.loyal_vehicle_share,
+    )
     sat_of, sat_share, anchored, visitors, role = _anchors(
         cl, vcode, table["overnight"], sites, n_sites, params.satellite_m
     )
@@ -218,8 +230,14 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     household = (f["top_vehicle_share"] >= params.home_resident_top_share) & (
         f["resident_share"] >= params.home_resident_top_share
     )
-    home = ~quick & ((dominant & (overnight | long_dwell)) | household)
-    garage = ~quick & ~home & ((overnight & (closed | residents)) | mixed)
+    loyal = (
+        (f["loyal_share"] >= params.home_loyal_share)
+        & (f["loyal_vehicles"] <= params.home_max_loyal_vehicles)
+        & (f["overnight_share"] >= params.home_loyal_overnight_share)
+    )
+    shared = overnight & (closed | residents)  # a garage's pattern, which is loyal too
+    home = ~quick & ((dominant & (overnight | long_dwell)) | household | (loyal & ~shared))
+    garage = ~quick & ~home & (shared | mixed)
     work = ~quick & ~home & ~garage & weekday & long_dwell
     private = ~quick & ~home & ~garage & ~work & closed & long_dwell
     thin = f["sessions"] < params.min_sessions
@@ -249,6 +267,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         "too_few_vehicles": few,
         "dominant_vehicle": home & dominant,
         "household": home & household,
+        "loyal_overnight": home & loyal,
         "overnight": (home | garage) & overnight,
         "closed_regular_group": (garage | work | private) & closed,
         "no_visitors": unconfirmed & ~quick & no_visitors,
@@ -461,6 +480,25 @@ def _anchors(
     sat_of[kc[best][top]] = ka[best][top]
     share[kc[best][top]] = total[best][top] / n[kc[best][top]]
     return sat_of, share, anchored, visitors, role
+
+
+def _loyal(
+    cl: np.ndarray, vcode: np.ndarray, totals: np.ndarray, k: int, min_share: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per site, the share of its sessions by *loyal* vehicles (>= 2 sessions here, and at least
+    ``min_share`` of all their sessions in the window, noise included, here) and their number.
+    A home's household charges almost only at home; a driver without a home charger spreads
+    their sessions over several public chargers."""
+    if cl.size == 0:
+        return np.zeros(k), np.zeros(k, dtype=np.int64)
+    nv = int(vcode.max()) + 1
+    pair, cnt = np.unique(cl * nv + vcode, return_counts=True)
+    pcl, pveh = pair // nv, pair % nv
+    loyal = (cnt >= 2) & (cnt >= min_share * totals[pveh])
+    share = np.bincount(pcl, weights=cnt * loyal, minlength=k) / np.maximum(
+        np.bincount(cl, minlength=k), 1
+    )
+    return share, np.bincount(pcl, weights=loyal, minlength=k).astype(np.int64)
 
 
 def _offset_m(

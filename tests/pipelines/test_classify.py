@@ -468,3 +468,27 @@ def test_two_ev_household_with_friends_dropping_by():
     assert row["vehicles"] == 8 and row["top_vehicle_share"] == pytest.approx(14 / 24)
     assert row["site_class"] == "residential"
     assert "household" in row["reasons"].split(";")
+
+
+def test_home_that_friends_use_is_residential():
+    """A home in a dense fleet: the household car plugs in most evenings and stays the night
+    (it charges nowhere else), and 8 friends drop by for 2-3 h evening top-ups, once or twice
+    each; the friends sleep (and charge) at their own homes. The top vehicle does under half
+    of the sessions and most users sleep elsewhere, so neither ``dominant_vehicle`` nor
+    ``no_visitors`` applies.
+
+    Expected: ``residential`` with ``loyal_overnight``.
+    """
+    rng = np.random.default_rng(21)
+    days = np.arange(0, 28, 3)
+    friends = [f"friend-{i}" for i in range(8) for _ in range(1 + i % 2)]
+    v = ["household"] * len(days) + friends
+    d = np.r_[days, rng.integers(0, 28, len(friends))]
+    hour = np.r_[rng.uniform(18, 22, len(days)), rng.uniform(17, 20, len(friends))]
+    dwell = np.r_[rng.uniform(9, 12, len(days)), rng.uniform(2, 3, len(friends))]
+    out = _classify((_sessions(v, d, hour, dwell), 0.0), homes=("friend-",))
+    assert out.loc[0, "top_vehicle_share"] < PARAMS.home_top_vehicle_share
+    assert out.loc[0, "visitor_share"] >= PARAMS.min_visitor_share
+    assert out.loc[0, "loyal_vehicles"] == 1
+    assert out.loc[0, "site_class"] == "residential"
+    assert "loyal_overnight" in out.loc[0, "reasons"].split(";")
