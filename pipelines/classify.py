@@ -16,7 +16,9 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    home garage, and a quiet rural quick charger used mostly by a few locals is still public.
 2. *A home*: one vehicle does most of the charging, overnight or for long stays
    (``dominant_vehicle``), or the household's vehicles that sleep there do a large share while
-   friends drop by (``household``).
+   friends drop by (``household``), or one or two vehicles that do nearly all their charging
+   there do a good share of its sessions, partly overnight (``loyal_overnight``): drivers
+   without a home charger spread their sessions over several public chargers.
 3. *A shared garage*: overnight charging by a closed group of regulars or by vehicles that
    sleep there (``overnight`` + ``closed_regular_group`` / ``resident_vehicles``).
 4. *A workplace*: long weekday-daytime sessions (``weekday_daytime`` + ``long_dwell``).
