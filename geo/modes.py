@@ -112,8 +112,49 @@ def split_modes(
     member = np.flatnonzero(lab >= 0)
     if member.size == 0:
         return out
-    pv, pw, pl, pp = v[member], w[member], lab[member], pid[member]
-    m = member.size
+    pl, pp = lab[member], pid[member]
+    # a cluster within max_site_m / 2 of its centroid has no two points, so no two modes,
+    # farther apart than max_site_m: it stays whole without estimating its density
+    wide = ~_compact(v[member], pl, max_site_m / 2.0)[pl]
+    site = -1 - pl  # whole clusters: negative ids, distinct per cluster
+    if wide.any():
+        idx = member[wide]
+        site[wide] = _modes(
+            v[idx], w[idx], pl[wide], pp[wide], eps_m, bandwidth_m, link_m, persistence,
+            min_weight, max_site_m,
+        )  # fmt: skip
+    _, site = np.unique(site, return_inverse=True)
+    out[member] = _renumber(site.ravel(), pp)
+    return out
+
+
+def _compact(
+    v: npt.NDArray[np.float64], labels: IntArray, radius_m: float
+) -> npt.NDArray[np.bool_]:
+    """Per cluster label: do all its points lie within ``radius_m`` of its centroid?"""
+    k = int(labels.max()) + 1
+    c = np.stack([np.bincount(labels, v[:, i], minlength=k) for i in range(3)], axis=1)
+    c /= np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-300)
+    far = np.zeros(k)
+    np.maximum.at(far, labels, np.linalg.norm(v - c[labels], axis=1))
+    return m_from_chord(far) <= radius_m
+
+
+def _modes(
+    pv: npt.NDArray[np.float64],
+    pw: npt.NDArray[np.float64],
+    pl: IntArray,
+    pp: IntArray,
+    eps_m: float,
+    bandwidth_m: float,
+    link_m: float,
+    persistence: float,
+    min_weight: float,
+    max_site_m: float,
+) -> IntArray:
+    """Steps 1-4 of the module docstring on the points of the clusters that may be split:
+    a site id (>= 0, arbitrary order) per point."""
+    m = pl.size
 
     # 1. density from neighbours of the same cluster within eps
     pairs = cKDTree(pv).query_pairs(float(chord_from_m(eps_m)), output_type="ndarray")
@@ -173,9 +214,7 @@ def split_modes(
     lonely = ~has_strong[pl] | ~_wide(pv, rho, pp, pl, basin, strong, max_site_m)[pl]
     if lonely.any():
         site[lonely] = m + pl[lonely]  # distinct from every component id (< m)
-    _, site = np.unique(site, return_inverse=True)
-    out[member] = _renumber(site.ravel(), pp)
-    return out
+    return site
 
 
 def _wide(
