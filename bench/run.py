@@ -60,10 +60,13 @@ def _stage_setup(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def _params(a: argparse.Namespace) -> Any:
-    """ClusterParams with the command line's overrides (``--micro-res``)."""
+    """ClusterParams with the command line's overrides (``--micro-res``, ``--no-split``)."""
     from pipelines.config import ClusterParams
 
-    return ClusterParams(micro_res=a.micro_res) if a.micro_res else ClusterParams()
+    over: dict[str, Any] = {"micro_res": a.micro_res} if a.micro_res else {}
+    if a.no_split:
+        over["split_modes"] = False
+    return ClusterParams(**over)
 
 
 def _window(day: str, window_days: int) -> tuple[str, str]:
@@ -312,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--curve-vehicles", type=int, default=10000)
     ap.add_argument("--work", help="scratch folder (default: a temporary one)")
     ap.add_argument("--micro-res", type=int, help="override ClusterParams.micro_res")
+    ap.add_argument(
+        "--no-split", action="store_true", help="DBSCAN only (ClusterParams.split_modes off)"
+    )
     # child-process arguments
     ap.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)
     ap.add_argument("--lake", help=argparse.SUPPRESS)
@@ -324,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.micro_res:
         STAGE_ARGS.extend(["--micro-res", str(a.micro_res)])
+    if a.no_split:
+        STAGE_ARGS.append("--no-split")
     work = Path(a.work) if a.work else Path(tempfile.mkdtemp(prefix="chargepoints-bench-"))
     cmd = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
     print(f"## `{cmd.strip()}` ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)\n", flush=True)
