@@ -21,7 +21,9 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    without a home charger spread their sessions over several public chargers.
 3. *A shared garage*: overnight charging by a closed group of regulars or by vehicles that
    sleep there (``overnight`` + ``closed_regular_group`` / ``resident_vehicles``).
-4. *A workplace*: long weekday-daytime sessions (``weekday_daytime`` + ``long_dwell``).
+4. *A workplace*: long weekday-daytime sessions (``weekday_daytime`` + ``long_dwell``), judged
+   on all sessions or on those of vehicles sleeping elsewhere (a home next door chained into
+   the site dilutes the first).
 5. *Private*: a closed regular group with long stays that is none of the above.
 6. *Unconfirmed*: no evidence of public use yet — too few sessions, or too few sessions by
    vehicles that sleep at another site (``visitor_share``; more is asked of young and
@@ -85,6 +87,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "satellite_share",  # share of sessions by vehicles that charge mostly at `satellite_of`
     "loyal_share",  # share of sessions by vehicles doing >= loyal_vehicle_share of all theirs here
     "loyal_vehicles",  # how many such vehicles
+    "visitor_weekday_daytime_share",  # weekday_daytime_share of the visitors' sessions only
 )
 
 #: reason codes (stable strings: they appear in run reports and the review table)
@@ -161,6 +164,10 @@ def site_features(
     sat_of, sat_share, anchored, visitors, role = _anchors(
         cl, vcode, table["overnight"], sites, n_sites, params.satellite_m
     )
+    vis = role == 2
+    feats["visitor_weekday_daytime_share"] = np.bincount(
+        cl, weights=table["weekday_daytime"] & vis, minlength=n_sites
+    ) / np.maximum(np.bincount(cl, weights=vis, minlength=n_sites), 1)
     feats["resident_offset_m"] = _offset_m(
         cl, role, s["lat"].to_numpy(np.float64), s["lon"].to_numpy(np.float64), n_sites
     )
@@ -207,7 +214,9 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         (f["resident_share"] >= params.resident_share)
         & (f["one_time_vehicle_share"] <= params.resident_max_one_time_share)
     )
-    weekday = f["weekday_daytime_share"] >= params.workplace_weekday_day_share
+    weekday = (f["weekday_daytime_share"] >= params.workplace_weekday_day_share) | (
+        f["visitor_weekday_daytime_share"] >= params.workplace_visitor_weekday_day_share
+    )
     long_dwell = f["dwell_median_h"] >= params.long_dwell_h
 
     open_group = (f["span_days"] >= params.open_min_span_days) & (

@@ -492,3 +492,25 @@ def test_home_that_friends_use_is_residential():
     assert out.loc[0, "loyal_vehicles"] == 1
     assert out.loc[0, "site_class"] == "residential"
     assert "loyal_overnight" in out.loc[0, "reasons"].split(";")
+
+
+def test_workplace_chained_with_a_home_next_door():
+    """A workplace car park (15 employees on weekday mornings, 7-9 h, sleeping at home
+    elsewhere) chained by the clustering with the house next door, whose two cars plug in for
+    1-2 h evening top-ups, one or both most days (~100 sessions against the employees' ~210).
+    The household's sessions bring the site's weekday-daytime share under 0.75; the employees'
+    sessions alone are all weekday daytime.
+
+    Expected: ``workplace`` with weekday_daytime and long_dwell (from the sessions of vehicles
+    sleeping elsewhere).
+    """
+    rng = np.random.default_rng(8)
+    work = workplace_sessions(rng)
+    d = np.flatnonzero(rng.random(120) < 0.85) % 40
+    house = _sessions(np.where(np.arange(len(d)) % 2, "nb-a", "nb-b"), d,
+                      rng.uniform(18, 21, len(d)), rng.uniform(1, 1.9, len(d)))  # fmt: skip
+    out = _classify((pd.concat([work, house], ignore_index=True), 0.0), homes=("emp-",))
+    assert out.loc[0, "weekday_daytime_share"] < PARAMS.workplace_weekday_day_share
+    assert out.loc[0, "visitor_weekday_daytime_share"] >= 0.99
+    assert out.loc[0, "site_class"] == "workplace"
+    assert {"weekday_daytime", "long_dwell"} <= set(out.loc[0, "reasons"].split(";"))
