@@ -29,6 +29,8 @@ partitioned and incremental paths that produce equal DBSCAN labels produce equal
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 from scipy.sparse import coo_matrix
@@ -37,33 +39,17 @@ from scipy.spatial import cKDTree
 
 from geo.distance import chord_from_m, m_from_chord
 
-__all__ = ["split_modes"]
+__all__ = ["ModeParams", "split_modes"]
 
 IntArray = npt.NDArray[np.int64]
 
 
-def split_modes(
-    xyz: npt.ArrayLike,
-    weights: npt.ArrayLike,
-    labels: npt.ArrayLike,
-    eps_m: float,
-    bandwidth_m: float,
-    link_m: float,
-    persistence: float,
-    min_weight: float,
-    max_site_m: float,
-    ids: npt.ArrayLike | None = None,
-) -> IntArray:
-    """Split clusters into density modes (see the module docstring).
+@dataclass(frozen=True)
+class ModeParams:
+    """How :func:`split_modes` finds and merges modes.
 
-    Parameters
+    Attributes
     ----------
-    xyz : array_like, shape (n, 3)
-        Unit vectors.
-    weights : array_like, shape (n,)
-        Point weights (sessions per micro-point).
-    labels : array_like of int, shape (n,)
-        DBSCAN labels (``-1`` noise, left as is).
     eps_m : float
         Neighbourhood of the density estimate and of the mode links (DBSCAN's ``eps``).
     bandwidth_m : float
@@ -78,6 +64,35 @@ def split_modes(
     max_site_m : float
         A cluster is split only if one of its strong modes lies farther than this from its
         highest mode; a bumpy garage or car park within this size stays one site.
+    """
+
+    eps_m: float
+    bandwidth_m: float
+    link_m: float
+    persistence: float
+    min_weight: float
+    max_site_m: float
+
+
+def split_modes(
+    xyz: npt.ArrayLike,
+    weights: npt.ArrayLike,
+    labels: npt.ArrayLike,
+    params: ModeParams,
+    ids: npt.ArrayLike | None = None,
+) -> IntArray:
+    """Split clusters into density modes (see the module docstring).
+
+    Parameters
+    ----------
+    xyz : array_like, shape (n, 3)
+        Unit vectors.
+    weights : array_like, shape (n,)
+        Point weights (sessions per micro-point).
+    labels : array_like of int, shape (n,)
+        DBSCAN labels (``-1`` noise, left as is).
+    params : ModeParams
+        Kernel, link, persistence and size thresholds.
     ids : array_like of int, optional
         Stable point ids for ties (default: position).
 
@@ -96,11 +111,13 @@ def split_modes(
     >>> lat = 42.0 + dy * np.array([-3, 0, 3, 10, 17, 20, 23, 500.0])
     >>> xyz = unit_vectors(lat, np.full(8, -71.0))
     >>> w = [2, 4, 2, 1, 2, 4, 2, 1]
-    >>> split_modes(xyz, w, [0, 0, 0, 0, 0, 0, 0, -1], 15, 5, 8, 0.5, 3, 15)
+    >>> p = ModeParams(eps_m=15, bandwidth_m=5, link_m=8, persistence=0.5, min_weight=3,
+    ...                max_site_m=15)
+    >>> split_modes(xyz, w, [0, 0, 0, 0, 0, 0, 0, -1], p)
     array([ 0,  0,  0,  0,  1,  1,  1, -1])
-    >>> split_modes(xyz[:4], w[:4], [0, 0, 0, 0], 15, 5, 8, 0.5, 3, 15)
+    >>> split_modes(xyz[:4], w[:4], [0, 0, 0, 0], p)
     array([0, 0, 0, 0])
-    >>> split_modes(np.empty((0, 3)), [], [], 15, 5, 8, 0.5, 3, 15)
+    >>> split_modes(np.empty((0, 3)), [], [], p)
     array([], dtype=int64)
     """
     v = np.ascontiguousarray(xyz, dtype=np.float64).reshape(-1, 3)
@@ -115,14 +132,11 @@ def split_modes(
     pl, pp = lab[member], pid[member]
     # a cluster within max_site_m / 2 of its centroid has no two points, so no two modes,
     # farther apart than max_site_m: it stays whole without estimating its density
-    wide = ~_compact(v[member], pl, max_site_m / 2.0)[pl]
+    wide = ~_compact(v[member], pl, params.max_site_m / 2.0)[pl]
     site = -1 - pl  # whole clusters: negative ids, distinct per cluster
     if wide.any():
         idx = member[wide]
-        site[wide] = _modes(
-            v[idx], w[idx], pl[wide], pp[wide], eps_m, bandwidth_m, link_m, persistence,
-            min_weight, max_site_m,
-        )  # fmt: skip
+        site[wide] = _modes(v[idx], w[idx], pl[wide], pp[wide], params)
     _, site = np.unique(site, return_inverse=True)
     out[member] = _renumber(site.ravel(), pp)
     return out
@@ -145,16 +159,13 @@ def _modes(
     pw: npt.NDArray[np.float64],
     pl: IntArray,
     pp: IntArray,
-    eps_m: float,
-    bandwidth_m: float,
-    link_m: float,
-    persistence: float,
-    min_weight: float,
-    max_site_m: float,
+    p: ModeParams,
 ) -> IntArray:
     """Steps 1-4 of the module docstring on the points of the clusters that may be split:
     a site id (>= 0, arbitrary order) per point."""
     m = pl.size
+    eps_m, bandwidth_m, link_m = p.eps_m, p.bandwidth_m, p.link_m
+    persistence, min_weight, max_site_m = p.persistence, p.min_weight, p.max_site_m
 
     # 1. density from neighbours of the same cluster within eps
     pairs = cKDTree(pv).query_pairs(float(chord_from_m(eps_m)), output_type="ndarray")

@@ -32,7 +32,7 @@ from geo.cluster import (
 )
 from geo.distance import unit_vectors, unit_vectors_to_latlng
 from geo.h3cells import cell_to_parent, get_resolution, latlng_to_cells
-from geo.modes import split_modes
+from geo.modes import ModeParams, split_modes
 from pipelines.config import ClusterParams
 from pipelines.schema import DC_POWER_KW, SITE_CORE_COLUMNS
 
@@ -286,17 +286,15 @@ def refine_labels(
     ``params.split_modes``; points are the micro-points in cell order (their ids)."""
     if not params.split_modes:
         return labels
-    return split_modes(
-        xyz,
-        weights,
-        labels,
-        params.eps_m,
-        params.mode_bandwidth_m,
-        params.mode_link_m,
-        params.mode_persistence,
-        params.mode_min_sessions,
-        params.mode_max_site_m,
+    modes = ModeParams(
+        eps_m=params.eps_m,
+        bandwidth_m=params.mode_bandwidth_m,
+        link_m=params.mode_link_m,
+        persistence=params.mode_persistence,
+        min_weight=params.mode_min_sessions,
+        max_site_m=params.mode_max_site_m,
     )
+    return split_modes(xyz, weights, labels, modes)
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,14 +7,14 @@ import pytest
 
 from geo.cluster import dbscan_weighted
 from geo.distance import haversine_m, unit_vectors
-from geo.modes import split_modes
+from geo.modes import ModeParams, split_modes
 
 LAT0, LON0 = 42.36, -71.06
 M_LAT = 1 / 111_195.0
 M_LON = M_LAT / np.cos(np.radians(LAT0))
 # eps, bandwidth, link, persistence, min weight, max site: the defaults of ClusterParams
-PARAMS = dict(eps_m=15.0, bandwidth_m=10.0, link_m=10.0, persistence=0.5, min_weight=10.0,
-              max_site_m=40.0)  # fmt: skip
+PARAMS = ModeParams(eps_m=15.0, bandwidth_m=10.0, link_m=10.0, persistence=0.5, min_weight=10.0,
+                    max_site_m=40.0)  # fmt: skip
 
 
 def blob(rng, east_m, north_m, n, sigma_m, bay_m=0.0):
@@ -35,7 +35,7 @@ def cluster(points_m):
     xyz = unit_vectors(lat, lon)
     w = np.ones(len(points_m))
     db, _ = dbscan_weighted(xyz, w, 15.0, 3)
-    return db, split_modes(xyz, w, db, **PARAMS), xyz
+    return db, split_modes(xyz, w, db, PARAMS), xyz
 
 
 def majority(labels, members):
@@ -113,9 +113,9 @@ def test_labels_do_not_depend_on_point_order():
     lat, lon = LAT0 + pts[:, 1] * M_LAT, LON0 + pts[:, 0] * M_LON
     xyz, w = unit_vectors(lat, lon), np.ones(len(pts))
     db, _ = dbscan_weighted(xyz, w, 15.0, 3)
-    ref = split_modes(xyz, w, db, **PARAMS)
+    ref = split_modes(xyz, w, db, PARAMS)
     perm = rng.permutation(len(pts))
-    out = split_modes(xyz[perm], w[perm], db[perm], **PARAMS, ids=perm)
+    out = split_modes(xyz[perm], w[perm], db[perm], PARAMS, ids=perm)
     np.testing.assert_array_equal(out, ref[perm])
 
 
