@@ -25,7 +25,8 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    on all sessions or on those of vehicles sleeping elsewhere (a home next door chained into
    the site dilutes the first).
 5. *Private*: a closed regular group with long stays that is none of the above.
-6. *Unconfirmed*: no evidence of public use yet — too few sessions, or too few sessions by
+6. *Unconfirmed*: no evidence of public use yet — too few sessions, mostly poor GPS fixes
+   (``poor_fixes``: where the imprecise fixes of sites nearby overlap), or too few sessions by
    vehicles that sleep at another site (``visitor_share``; more is asked of young and
    home-like sites) unless the group has shown itself open over two weeks or the site is used
    in the daytime.
@@ -88,6 +89,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "loyal_share",  # share of sessions by vehicles doing >= loyal_vehicle_share of all theirs here
     "loyal_vehicles",  # how many such vehicles
     "visitor_weekday_daytime_share",  # weekday_daytime_share of the visitors' sessions only
+    "poor_fix_share",  # sessions reporting GPS accuracy worse than POOR_FIX_M / sessions
 )
 
 #: reason codes (stable strings: they appear in run reports and the review table)
@@ -103,12 +105,15 @@ REASONS: dict[str, str] = {
     "satellite": "most charging is by vehicles that charge mostly at an excluded site nearby",
     "no_visitors": "no sign of public use yet: few users sleep elsewhere, the group is not open",
     "too_few_sessions": "too few sessions to tell what the site is (yet)",
+    "poor_fixes": "most sessions report a poor GPS fix: spill-over from sites nearby, not a place",
     "residence_inside": "vehicles that sleep here plug in apart from the visitors: a home or "
     "garage merged with a charger next to it",
     "loyal_overnight": "vehicles that do nearly all their charging here do a large share of it, "
     "often overnight: a home that friends also use",
 }
 
+#: a fix reporting worse accuracy than this is "poor" (good telematics fixes: 3-10 m)
+POOR_FIX_M = 15.0
 _OVERNIGHT_MIN_H = 2.0
 _LONG_DWELL_H = 6.0
 _DAY_S = 86_400
@@ -252,7 +257,8 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     work = ~quick & ~home & ~garage & weekday & long_dwell
     private = ~quick & ~home & ~garage & ~work & closed & long_dwell
     thin = f["sessions"] < params.min_sessions
-    unconfirmed = ~home & ~garage & ~work & ~private & (thin | (~quick & no_visitors))
+    blurred = f["poor_fix_share"] >= params.max_poor_fix_share
+    unconfirmed = ~home & ~garage & ~work & ~private & (thin | blurred | (~quick & no_visitors))
     base = np.select(
         [home | garage, work, private, unconfirmed],
         ["residential", "workplace", "private", "unconfirmed"],
@@ -283,6 +289,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         "closed_regular_group": (garage | work | private) & closed,
         "no_visitors": unconfirmed & ~quick & no_visitors,
         "too_few_sessions": unconfirmed & thin,
+        "poor_fixes": unconfirmed & blurred,
         "resident_vehicles": garage & residents,
         "weekday_daytime": work,
         "long_dwell": (work | private | home) & long_dwell,
@@ -355,7 +362,16 @@ def _session_table(s: pd.DataFrame) -> dict[str, np.ndarray]:
         "long_dwell": dwell_h >= _LONG_DWELL_H,
         "dc": np.nan_to_num(power, nan=0.0) >= DC_POWER_KW,
         "energy": s["energy_kwh"].to_numpy(np.float64),
+        "poor_fix": _poor_fix(s),
     }
+
+
+def _poor_fix(s: pd.DataFrame) -> np.ndarray:
+    """Sessions reporting a GPS accuracy worse than :data:`POOR_FIX_M` (unknown: not poor)."""
+    if "gps_accuracy_m" not in s:
+        return np.zeros(len(s), dtype=bool)
+    acc = s["gps_accuracy_m"].to_numpy(np.float64, na_value=np.nan)
+    return np.nan_to_num(acc, nan=0.0) > POOR_FIX_M
 
 
 def _aggregate(
@@ -423,6 +439,7 @@ def _aggregate(
             "dwell_p90_h": q[2],
             "long_dwell_share": share(t["long_dwell"]),
             "dc_share": share(t["dc"]),
+            "poor_fix_share": share(t["poor_fix"]),
             "energy_median_kwh": energy_med,
             "active_days": active.astype(np.int64),
             "span_days": np.where(has, last_day - first_day + 1, 0).astype(np.int64),

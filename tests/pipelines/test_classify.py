@@ -514,3 +514,23 @@ def test_workplace_chained_with_a_home_next_door():
     assert out.loc[0, "visitor_weekday_daytime_share"] >= 0.99
     assert out.loc[0, "site_class"] == "workplace"
     assert {"weekday_daytime", "long_dwell"} <= set(out.loc[0, "reasons"].split(";"))
+
+
+def test_cluster_of_poor_fixes_is_held_back_quiet_charger_is_not():
+    """Site 0: where poor GPS fixes (25 m reported accuracy) of five vehicles charging at
+    sites nearby happen to overlap: five evening sessions, one per vehicle, all poor fixes.
+    Site 1: a quiet public charger, five drivers once each in the daytime, one poor fix among
+    five. Both look the same otherwise (all drivers sleep elsewhere).
+
+    Expected: site 0 ``unconfirmed`` with poor_fixes; site 1 ``public``.
+    """
+    days = [1, 4, 8, 11, 15]
+    blur = _sessions([f"nb-{i}" for i in range(5)], days, 19.0, 3.0)
+    blur["gps_accuracy_m"] = np.float32(25.0)
+    quiet = _sessions([f"pub-{i}" for i in range(5)], days, 13.0, 1.5)
+    quiet.loc[0, "gps_accuracy_m"] = np.float32(25.0)
+    out = _classify((blur, 0.0), (quiet, 3000.0), homes=("nb-", "pub-"))
+    assert out.loc[0, "poor_fix_share"] == 1.0 and out.loc[1, "poor_fix_share"] == 0.2
+    assert out.loc[0, "site_class"] == "unconfirmed"
+    assert "poor_fixes" in out.loc[0, "reasons"].split(";")
+    assert out.loc[1, "site_class"] == "public"
