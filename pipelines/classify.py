@@ -41,6 +41,8 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -158,16 +160,17 @@ def site_features(
     table = _session_table(s)
     codes = pd.factorize(sessions["vehicle"], sort=False)[0].astype(np.int64)
     vcode = codes[used]
-    feats = _aggregate(cl, table, vcode, n_sites, params.regular_min_sessions)
+    pairs = _pairs(cl, vcode)
+    feats = _aggregate(cl, table, vcode, pairs, n_sites, params.regular_min_sessions)
     feats["loyal_share"], feats["loyal_vehicles"] = _loyal(
         cl,
-        vcode,
+        pairs,
         np.bincount(codes, minlength=int(codes.max(initial=-1)) + 1),
         n_sites,
         params.loyal_vehicle_share,
     )
     sat_of, sat_share, anchored, visitors, role = _anchors(
-        cl, vcode, table["overnight"], sites, n_sites, params.satellite_m
+        cl, pairs, table["overnight"], sites, n_sites, params.satellite_m
     )
     vis = role == 2
     feats["visitor_weekday_daytime_share"] = np.bincount(
@@ -374,8 +377,30 @@ def _poor_fix(s: pd.DataFrame) -> np.ndarray:
     return np.nan_to_num(acc, nan=0.0) > POOR_FIX_M
 
 
+class _Pairs(NamedTuple):
+    """The window's (site, vehicle) pairs, sorted by site then vehicle code."""
+
+    site: np.ndarray  # per pair
+    vehicle: np.ndarray  # per pair
+    inverse: np.ndarray  # per session: its pair
+    sessions: np.ndarray  # per pair: session count
+    n_vehicles: int
+
+
+def _pairs(cl: np.ndarray, vcode: np.ndarray) -> _Pairs:
+    """One sort of the labelled sessions into (site, vehicle) pairs, shared by the features."""
+    nv = int(vcode.max(initial=-1)) + 1 or 1
+    pair, inv, cnt = np.unique(cl * nv + vcode, return_inverse=True, return_counts=True)
+    return _Pairs(pair // nv, pair % nv, inv.ravel(), cnt, nv)
+
+
 def _aggregate(
-    cl: np.ndarray, t: dict[str, np.ndarray], vcode: np.ndarray, k: int, regular_min: int
+    cl: np.ndarray,
+    t: dict[str, np.ndarray],
+    vcode: np.ndarray,
+    pairs: _Pairs,
+    k: int,
+    regular_min: int,
 ) -> pd.DataFrame:
     """All features for ``k`` clusters from labelled sessions, with bincounts and sorts."""
     n = np.bincount(cl, minlength=k).astype(np.float64)
@@ -385,10 +410,8 @@ def _aggregate(
         return np.bincount(cl, weights=flag.astype(np.float64), minlength=k) / safe
 
     # per (cluster, vehicle) session counts
-    nv = int(vcode.max(initial=-1)) + 1 or 1
-    pair, pinv, cnt = np.unique(cl * nv + vcode, return_inverse=True, return_counts=True)
-    pcl = pair // nv
-    nights = np.bincount(pinv.ravel(), weights=t["overnight"], minlength=pair.size)
+    nv, pcl, cnt = pairs.n_vehicles, pairs.site, pairs.sessions
+    nights = np.bincount(pairs.inverse, weights=t["overnight"], minlength=cnt.size)
     resident = nights >= 2
     order = np.lexsort((-cnt, pcl))  # per cluster, most sessions first
     pcl_o, cnt_o = pcl[order], cnt[order]
@@ -451,7 +474,7 @@ def _aggregate(
 
 def _anchors(
     cl: np.ndarray,
-    vcode: np.ndarray,
+    pairs: _Pairs,
     overnight: np.ndarray,
     sites: pd.DataFrame,
     k: int,
@@ -477,10 +500,10 @@ def _anchors(
     visitors = np.zeros(k)
     if cl.size == 0:
         return sat_of, share, anchored, visitors, np.zeros(0, np.int8)
-    nv = int(vcode.max()) + 1
-    pair, inv, cnt = np.unique(cl * nv + vcode, return_inverse=True, return_counts=True)
-    nights = np.bincount(inv.ravel(), weights=overnight, minlength=pair.size)
-    pcl, pveh = pair // nv, pair % nv
+    nv, pcl, pveh, inv, cnt = (
+        pairs.n_vehicles, pairs.site, pairs.vehicle, pairs.inverse, pairs.sessions,
+    )  # fmt: skip
+    nights = np.bincount(inv, weights=overnight, minlength=cnt.size)
     n_max = int(cnt.max()) + 1
     rank = ((n_max - nights.astype(np.int64)) * n_max + (n_max - cnt)) * k + pcl
     order = _group_order(pveh, rank)  # per vehicle: most nights, most sessions, lowest label
@@ -511,7 +534,7 @@ def _anchors(
 
 
 def _loyal(
-    cl: np.ndarray, vcode: np.ndarray, totals: np.ndarray, k: int, min_share: float
+    cl: np.ndarray, pairs: _Pairs, totals: np.ndarray, k: int, min_share: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per site, the share of its sessions by *loyal* vehicles (>= 2 sessions here, and at least
     ``min_share`` of all their sessions in the window, noise included, here) and their number.
@@ -519,9 +542,7 @@ def _loyal(
     their sessions over several public chargers."""
     if cl.size == 0:
         return np.zeros(k), np.zeros(k, dtype=np.int64)
-    nv = int(vcode.max()) + 1
-    pair, cnt = np.unique(cl * nv + vcode, return_counts=True)
-    pcl, pveh = pair // nv, pair % nv
+    pcl, pveh, cnt = pairs.site, pairs.vehicle, pairs.sessions
     loyal = (cnt >= 2) & (cnt >= min_share * totals[pveh])
     share = np.bincount(pcl, weights=cnt * loyal, minlength=k) / np.maximum(
         np.bincount(cl, minlength=k), 1
