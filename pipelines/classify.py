@@ -48,7 +48,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from geo.distance import haversine_m, unit_vectors, unit_vectors_to_latlng
-from geo.h3cells import cells_to_str, latlng_to_cells
+from geo.h3cells import cells_to_str, count_in_disks, latlng_to_cells
 from pipelines.config import ClassifyParams
 from pipelines.schema import DC_POWER_KW, SITE_CORE_COLUMNS
 
@@ -92,6 +92,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "loyal_vehicles",  # how many such vehicles
     "visitor_weekday_daytime_share",  # weekday_daytime_share of the visitors' sessions only
     "poor_fix_share",  # sessions reporting GPS accuracy worse than POOR_FIX_M / sessions
+    "local_sessions_per_day",  # all sessions plugged in within ~1 km (H3 res-8 ring) per day
 )
 
 #: reason codes (stable strings: they appear in run reports and the review table)
@@ -112,10 +113,16 @@ REASONS: dict[str, str] = {
     "garage merged with a charger next to it",
     "loyal_overnight": "vehicles that do nearly all their charging here do a large share of it, "
     "often overnight: a home that friends also use",
+    "dominant_in_busy_area": "one vehicle, sleeping here, does a large share where many vehicles "
+    "charge nearby: a public charger there is shared by many drivers (a home)",
 }
 
 #: a fix reporting worse accuracy than this is "poor" (good telematics fixes: 3-10 m)
 POOR_FIX_M = 15.0
+#: the neighbourhood of local_sessions_per_day: the site's H3 res-8 cell and its ring
+#: (about 1 km across; res-8 edge ~0.46 km)
+LOCAL_RES = 8
+LOCAL_RING = 1
 _OVERNIGHT_MIN_H = 2.0
 _LONG_DWELL_H = 6.0
 _DAY_S = 86_400
@@ -185,6 +192,7 @@ def site_features(
     feats["satellite_share"] = sat_share
     feats = feats.iloc[sites["cluster"].to_numpy(dtype=np.int64)].reset_index(drop=True)
     out = sites.reset_index(drop=True).copy()
+    feats["local_sessions_per_day"] = _local_rate(sessions, out)
     for name in FEATURE_COLUMNS:
         out[name] = feats[name].to_numpy()
     return out
@@ -254,8 +262,13 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["loyal_vehicles"] <= params.home_max_loyal_vehicles)
         & (f["overnight_share"] >= params.home_loyal_overnight_share)
     )
+    busy = (
+        (f["local_sessions_per_day"] >= params.busy_area_sessions_per_day)
+        & (f["top_vehicle_share"] >= params.busy_area_top_share)
+        & (f["anchored_share"] >= params.busy_area_anchored_share)
+    )
     shared = overnight & (closed | residents)  # a garage's pattern, which is loyal too
-    home = ~quick & ((dominant & (overnight | long_dwell)) | household | (loyal & ~shared))
+    home = ~quick & ((dominant & (overnight | long_dwell)) | household | (loyal & ~shared) | busy)
     garage = ~quick & ~home & (shared | mixed)
     work = ~quick & ~home & ~garage & weekday & long_dwell
     private = ~quick & ~home & ~garage & ~work & closed & long_dwell
@@ -288,6 +301,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         "dominant_vehicle": home & dominant,
         "household": home & household,
         "loyal_overnight": home & loyal,
+        "dominant_in_busy_area": home & busy,
         "overnight": (home | garage) & overnight,
         "closed_regular_group": (garage | work | private) & closed,
         "no_visitors": unconfirmed & ~quick & no_visitors,
@@ -335,6 +349,21 @@ def excluded_for_review(classified: pd.DataFrame, res: int = 8) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
+def _local_rate(sessions: pd.DataFrame, sites: pd.DataFrame) -> np.ndarray:
+    """Sessions per day (all of them, noise too) plugged in near each site: the local demand
+    a public charger there would share in. Days = distinct UTC plug-in days of the window."""
+    if len(sites) == 0 or len(sessions) == 0:
+        return np.zeros(len(sites))
+    pts = latlng_to_cells(
+        sessions["lat"].to_numpy(np.float64), sessions["lon"].to_numpy(np.float64), LOCAL_RES
+    )
+    q = latlng_to_cells(
+        sites["lat"].to_numpy(np.float64), sites["lon"].to_numpy(np.float64), LOCAL_RES
+    )
+    days = np.unique(_seconds(sessions["plug_in_utc"]) // _DAY_S).size
+    return count_in_disks(pts, q, LOCAL_RING) / max(days, 1)
+
+
 def _seconds(ts: pd.Series) -> npt.NDArray[np.int64]:
     """Whole seconds since the epoch of a tz-aware timestamp column (any unit)."""
     return ((ts - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).to_numpy(np.int64)

@@ -183,6 +183,14 @@ class ClassifyParams:
     #: 10 -> 0 and 8 -> 1; 3,000-vehicle fleets: splits 2 -> 0, 3 -> 0 (held out); no recall
     #: lost on any seed. At 0.5, held-out seed 42 lost a quiet station (docs/quality.md)
     max_poor_fix_share: float = 0.65
+    #: residential: where at least busy_area_sessions_per_day sessions a day are plugged in
+    #: within ~1 km (local_sessions_per_day), one vehicle doing >= busy_area_top_share of a
+    #: site's sessions, with vehicles sleeping there doing >= busy_area_anchored_share, is at
+    #: its home: a public charger amid that much demand is shared by many drivers (simulated
+    #: eligible public sites in dense 60k fleets: top share <= 0.12 at the 75th percentile)
+    busy_area_sessions_per_day: float = 200.0
+    busy_area_top_share: float = 0.3
+    busy_area_anchored_share: float = 0.2
     #: evidence: a site with fewer sessions is held back (a handful of sessions is as often a
     #: GPS fragment of a garage or home as a little-used public charger)
     min_sessions: int = 4

@@ -13,6 +13,7 @@ from geo.h3cells import (
     cell_to_parent,
     cells_to_latlng,
     cells_to_str,
+    count_in_disks,
     get_resolution,
     grid_disk_parents,
     latlng_to_cells,
@@ -91,3 +92,22 @@ def test_halo_resolution_covers_twice_eps(lat, lon, bearing, dist) -> None:
     lon2 = lon + dist * np.sin(bearing) / (111_195.08 * np.cos(np.radians(lat)))
     a = cell_to_parent(latlng_to_cells([lat, lat2], [lon, (lon2 + 180) % 360 - 180], 13), res)
     assert H3.grid_distance(int(a[0]), int(a[1])) <= 1
+
+
+@pytest.mark.parametrize("k", [0, 1, 2])
+def test_count_in_disks_matches_scalar_grid_disk(k) -> None:
+    """Points scattered over ~3 km around Boston with weights; each query cell's total is the
+    sum over the points whose cell is in h3-py's grid_disk of it (queries include a cell with
+    no point near it)."""
+    rng = np.random.default_rng(3)
+    lat, lon = 42.36 + rng.normal(0, 0.01, 3000), -71.06 + rng.normal(0, 0.013, 3000)
+    pts = latlng_to_cells(lat, lon, 8)
+    w = rng.uniform(0, 2, pts.size)
+    query = np.r_[pts[:50], latlng_to_cells([43.0], [-70.0], 8)]
+    got = count_in_disks(pts, query, k, weights=w)
+    want = [w[np.isin(pts, H3.grid_disk(int(q), k))].sum() for q in query]
+    np.testing.assert_allclose(got, want)
+    assert got[-1] == 0.0
+    assert count_in_disks(pts, query, k).tolist() == [
+        float(np.isin(pts, H3.grid_disk(int(q), k)).sum()) for q in query
+    ]

@@ -77,7 +77,10 @@ def _classify(*groups: tuple[pd.DataFrame, float], homes: tuple[str, ...] = ()) 
     if homes:
         users = pd.concat([g for g, _ in groups])["vehicle"].astype(str)
         groups = (*groups, (homes_elsewhere(users[users.str.startswith(homes)]), 5000.0))
-    sessions = pd.concat([g for g, _ in groups], ignore_index=True)
+    deg_east = 1.0 / (M_PER_DEG * np.cos(np.radians(LAT0)))
+    sessions = pd.concat(
+        [g.assign(lon=g["lon"] + east_m * deg_east) for g, east_m in groups], ignore_index=True
+    )
     labels = np.concatenate([np.full(len(g), k, dtype=np.int64) for k, (g, _) in enumerate(groups)])
     rows = []
     for k, (g, east_m) in enumerate(groups):
@@ -88,7 +91,7 @@ def _classify(*groups: tuple[pd.DataFrame, float], homes: tuple[str, ...] = ()) 
             {
                 "cluster": k,
                 "lat": LAT0,
-                "lon": LON0 + east_m / (M_PER_DEG * np.cos(np.radians(LAT0))),
+                "lon": LON0 + east_m * deg_east,
                 "sessions": len(g),
                 "vehicles": g["vehicle"].nunique(),
                 "first_seen": days.min(),
@@ -533,4 +536,49 @@ def test_cluster_of_poor_fixes_is_held_back_quiet_charger_is_not():
     assert out.loc[0, "poor_fix_share"] == 1.0 and out.loc[1, "poor_fix_share"] == 0.2
     assert out.loc[0, "site_class"] == "unconfirmed"
     assert "poor_fixes" in out.loc[0, "reasons"].split(";")
+    assert out.loc[1, "site_class"] == "public"
+
+
+def busy_neighbourhood_sessions(rng: np.random.Generator, days: int = 28) -> pd.DataFrame:
+    """A busy public charger 300 m away in a dense fleet: 250 sessions a day by 3,000 drivers,
+    so ~250 sessions a day are plugged in within ~1 km of its neighbours. Its own class is not
+    looked at.
+    """
+    n = 250 * days
+    v = np.char.add("crowd-", rng.integers(0, 3000, n).astype(str))
+    return _sessions(v, rng.integers(0, days, n), rng.uniform(7, 21, n), rng.uniform(0.5, 3, n))
+
+
+def test_home_amid_dense_fleet_is_residential_quiet_charger_next_to_it_is_not():
+    """In a neighbourhood where ~250 sessions a day are plugged in (a dense 60k fleet):
+
+    Site 0, a home: the household car sleeps there 4 nights of the window (it also charges
+    at public chargers 3 times, so it is not "loyal") and 8 friends drop by once each for an
+    evening top-up. Top vehicle 4/12 = 0.33, under ``home_resident_top_share``; most users
+    sleep elsewhere, so no_visitors does not apply either.
+    Site 1, a quiet public charger 150 m from it: 12 drivers once each, and one local three
+    times (top share 3/15 = 0.2), all daytime.
+
+    Expected: site 0 ``residential`` with dominant_in_busy_area; site 1 ``public``.
+    """
+    rng = np.random.default_rng(5)
+    home = pd.concat([
+        _sessions(["hh"] * 4, [1, 8, 15, 22], rng.uniform(18, 22, 4), rng.uniform(9, 12, 4)),
+        _sessions([f"friend-{i}" for i in range(8)], [2, 5, 9, 12, 16, 19, 23, 26], 18.5, 2.5),
+    ], ignore_index=True)  # fmt: skip
+    away = _sessions(["hh"] * 3, [4, 11, 18], 12.0, 1.5)
+    quiet_v = ["local"] * 3 + [f"pub-{i}" for i in range(12)]
+    quiet_d = np.r_[3, 10, 17, np.arange(12) * 2 + 1]
+    quiet = _sessions(quiet_v, quiet_d, rng.uniform(8, 17, 15), 1.5)
+    out = _classify((home, 0.0), (quiet, 150.0), (away, 2000.0),
+                    (busy_neighbourhood_sessions(rng), 300.0),
+                    homes=("friend-", "pub-", "local", "crowd-"))  # fmt: skip
+    assert out.loc[0, "local_sessions_per_day"] >= PARAMS.busy_area_sessions_per_day
+    assert out.loc[0, "top_vehicle_share"] == pytest.approx(4 / 12)
+    assert out.loc[0, "loyal_vehicles"] == 0
+    assert out.loc[0, "site_class"] == "residential"
+    reasons = set(out.loc[0, "reasons"].split(";"))
+    assert "dominant_in_busy_area" in reasons
+    assert not reasons & {"dominant_vehicle", "household", "loyal_overnight"}
+    assert out.loc[1, "top_vehicle_share"] == pytest.approx(0.2)
     assert out.loc[1, "site_class"] == "public"
