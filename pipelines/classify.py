@@ -254,8 +254,10 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         f["resident_offset_m"].fillna(0.0) >= params.mixed_offset_m
     )
 
-    household = (f["top_vehicle_share"] >= params.home_resident_top_share) & (
-        f["resident_share"] >= params.home_resident_top_share
+    household = (
+        (f["top_vehicle_share"] >= params.home_resident_top_share)
+        & (f["resident_share"] >= params.home_resident_top_share)
+        & (f["anchored_share"] >= params.home_resident_anchored_share)
     )
     loyal = (
         (f["loyal_share"] >= params.home_loyal_share)

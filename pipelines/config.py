@@ -108,6 +108,10 @@ class ClassifyParams:
     #: ...or the top vehicle does this share and vehicles sleeping here do as much: a household
     #: whose friends drop by (simulated public sites: top share <= 0.5 at the 99th percentile)
     home_resident_top_share: float = 0.45
+    #: ...with vehicles that sleep here (most of their overnights) doing at least this share:
+    #: the household's car sleeps here, while a local who often overnights at a quiet public
+    #: charger sleeps at home more often (its anchor is elsewhere)
+    home_resident_anchored_share: float = 0.2
     #: residential: vehicles that do >= loyal_vehicle_share of all their charging here (with
     #: >= 2 sessions) do >= home_loyal_share of the site's sessions, >= home_loyal_overnight_share
     #: of them overnight: a home friends also use. Drivers without a home charger spread their

@@ -582,3 +582,24 @@ def test_home_amid_dense_fleet_is_residential_quiet_charger_next_to_it_is_not():
     assert not reasons & {"dominant_vehicle", "household", "loyal_overnight"}
     assert out.loc[1, "top_vehicle_share"] == pytest.approx(0.2)
     assert out.loc[1, "site_class"] == "public"
+
+
+def test_quiet_charger_a_local_often_overnights_at_is_public():
+    """A quiet public AC charger in a small fleet: one local (without a home charger at this
+    place: it sleeps at home, 5 km away, three nights) charges here six times, twice
+    overnight; five other drivers once each in the daytime. The local does 6/11 = 0.55 of the
+    sessions and has two nights here, which used to read as a household — but its car sleeps
+    elsewhere more often, so no vehicle is anchored here.
+
+    Expected: ``public`` (not household: anchored_share is 0).
+    """
+    local = _sessions(["local"] * 6, [0, 3, 7, 10, 14, 17], [19, 12, 20, 10, 13, 15],
+                      [11, 1.5, 10, 2, 1.5, 2])  # fmt: skip
+    others = _sessions([f"pub-{i}" for i in range(5)], [2, 5, 9, 13, 16], 11.0, 1.5)
+    out = _classify((pd.concat([local, others], ignore_index=True), 0.0),
+                    homes=("local", "pub-"))  # fmt: skip
+    row = out.loc[0]
+    assert row["top_vehicle_share"] == pytest.approx(6 / 11)
+    assert row["resident_share"] >= PARAMS.home_resident_top_share
+    assert row["anchored_share"] == 0.0
+    assert row["site_class"] == "public", row["reasons"]
