@@ -48,7 +48,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from geo.distance import haversine_m, unit_vectors, unit_vectors_to_latlng
-from geo.h3cells import cells_to_str, count_in_disks, latlng_to_cells
+from geo.h3cells import cell_to_parent, cells_to_str, count_in_disks, latlng_to_cells
 from pipelines.config import ClassifyParams
 from pipelines.schema import DC_POWER_KW, SITE_CORE_COLUMNS
 
@@ -353,11 +353,18 @@ def excluded_for_review(classified: pd.DataFrame, res: int = 8) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 def _local_rate(sessions: pd.DataFrame, sites: pd.DataFrame) -> np.ndarray:
     """Sessions per day (all of them, noise too) plugged in near each site: the local demand
-    a public charger there would share in. Days = distinct UTC plug-in days of the window."""
+    a public charger there would share in. Days = distinct UTC plug-in days of the window.
+    The sessions' stored cells give their res-8 parents by bit operations."""
     if len(sites) == 0 or len(sessions) == 0:
         return np.zeros(len(sites))
-    pts = latlng_to_cells(
-        sessions["lat"].to_numpy(np.float64), sessions["lon"].to_numpy(np.float64), LOCAL_RES
+    cells = sessions["cell"].to_numpy(np.uint64)
+    known = cells != 0
+    pts = np.empty(len(cells), dtype=np.uint64)
+    pts[known] = cell_to_parent(cells[known], LOCAL_RES)
+    pts[~known] = latlng_to_cells(
+        sessions["lat"].to_numpy(np.float64)[~known],
+        sessions["lon"].to_numpy(np.float64)[~known],
+        LOCAL_RES,
     )
     q = latlng_to_cells(
         sites["lat"].to_numpy(np.float64), sites["lon"].to_numpy(np.float64), LOCAL_RES
