@@ -84,7 +84,7 @@ class ClusterParams:
     mode_persistence: float = 0.5
     #: a cluster is split only when a mode lies farther than this from its highest one (bays of
     #: one garage or car park spread over up to ~20 m; a home next to a charger is 30-80 m off)
-    mode_max_site_m: float = 40.0
+    mode_max_site_m: float = 30.0
     #: a mode with fewer sessions in its basin is a fringe of poor fixes, not a site of its own
     mode_min_sessions: float = 10.0
     #: H3 resolution of the micro-points sessions are aggregated to before clustering

@@ -14,7 +14,7 @@ M_LAT = 1 / 111_195.0
 M_LON = M_LAT / np.cos(np.radians(LAT0))
 # eps, bandwidth, link, persistence, min weight, max site: the defaults of ClusterParams
 PARAMS = ModeParams(eps_m=15.0, bandwidth_m=10.0, link_m=10.0, persistence=0.5, min_weight=10.0,
-                    max_site_m=40.0)  # fmt: skip
+                    max_site_m=30.0)  # fmt: skip
 
 
 def blob(rng, east_m, north_m, n, sigma_m, bay_m=0.0):
@@ -75,11 +75,25 @@ def test_two_stations_bridged_by_poor_fixes_are_two_sites():
     assert la != lb and sa >= 0.9 and sb >= 0.9
 
 
+def test_two_stations_35_m_apart_are_two_sites():
+    """Two public stations 35 m apart in one car park (the simulator's closest distinct AFDC
+    sites are 30-40 m apart): 150 and 60 sessions, 6 m bays, 4 m GPS, 10 % poor 20 m fixes
+    chaining them. Expected: two sites, each station >= 85 % in its own."""
+    rng = np.random.default_rng(11)
+    a = np.r_[blob(rng, 0, 0, 135, 4, 6), blob(rng, 0, 0, 15, 20)]
+    b = np.r_[blob(rng, 35, 0, 54, 4, 6), blob(rng, 35, 0, 6, 20)]
+    db, lab, _ = cluster(np.r_[a, b])
+    in_a = np.r_[np.ones(len(a), bool), np.zeros(len(b), bool)]
+    assert majority(db, in_a)[0] == majority(db, ~in_a)[0]
+    (la, sa), (lb, sb) = majority(lab, in_a), majority(lab, ~in_a)
+    assert la != lb and sa >= 0.85 and sb >= 0.85
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_bumpy_garage_stays_one_site(seed):
     """An underground garage: 40 sessions spread over 15 m bays with 10 m GPS error (poor
     fixes of 50 m dropped), a bumpy density. Expected: whatever DBSCAN clustered is one site
-    (no mode lies beyond 40 m of the highest)."""
+    (no mode lies beyond 30 m of the highest)."""
     rng = np.random.default_rng(seed)
     db, lab, _ = cluster(blob(rng, 0, 0, 40, 10, 15))
     clustered = db >= 0
