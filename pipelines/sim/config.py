@@ -67,8 +67,12 @@ class SimConfig:
     lot_spacing_m: float = 20.0
     #: share of single-family vehicles living with another EV (one home charger, two vehicles)
     share_two_ev_homes: float = 0.15
-    #: share of out-of-home sessions that are visits to a friend's home charger (nearest home)
+    #: share of out-of-home sessions that are visits to a friend's home charger
     share_home_visits: float = 0.03
+    #: the friend's home is drawn uniformly from this many single-family homes nearest the
+    #: vehicle's residence (1: the nearest, which made hub homes in dense fleets: the residents
+    #: of one garage, or of a block without home charging, all befriended the same house)
+    friend_candidates: int = 20
     #: share of single-family homes placed 30-80 m from a public station
     share_home_near_station: float = 0.03
     #: public stations opening / closing during the period

@@ -238,7 +238,9 @@ def build_world(cfg: SimConfig, rng: np.random.Generator) -> World:
     res_lat[n_idx], res_lon[n_idx] = r_lat, r_lon
 
     fav, fav_cum = _favourites(cfg, rng, public, res_lat, res_lon, opt_in)
-    friend = _friend_homes(n_pub, h_lat, h_lon, res_lat, res_lon, home_station)
+    friend = _friend_homes(
+        n_pub, h_lat, h_lon, res_lat, res_lon, home_station, cfg.friend_candidates, rng
+    )
 
     vid = rng.integers(0, 2**62, n, dtype=np.int64)
     if len(np.unique(vid)) != n:  # pragma: no cover - 2^-62 odds
@@ -264,13 +266,21 @@ def build_world(cfg: SimConfig, rng: np.random.Generator) -> World:
     return World(stations, vehicles, fav, fav_cum)
 
 
-def _friend_homes(n_pub, h_lat, h_lon, res_lat, res_lon, home_station) -> np.ndarray:
-    """The nearest single-family home that is not the vehicle's own (station index, -1 if none)."""
-    if len(h_lat) < 2:
+def _friend_homes(n_pub, h_lat, h_lon, res_lat, res_lon, home_station, k, rng) -> np.ndarray:
+    """A single-family home that is not the vehicle's own, drawn uniformly from the ``k``
+    nearest to its residence (station index, -1 if none)."""
+    k = min(k, len(h_lat) - 1)
+    if k < 1:
         return np.full(len(res_lat), -1)
-    _, j = cKDTree(to_xyz(h_lat, h_lon)).query(to_xyz(res_lat, res_lon), k=2)
-    first = n_pub + j[:, 0]
-    return np.where(first == home_station, n_pub + j[:, 1], first)
+    _, j = cKDTree(to_xyz(h_lat, h_lon)).query(to_xyz(res_lat, res_lon), k=k + 1)
+    j = np.asarray(j).reshape(len(res_lat), k + 1)
+    # drop the own home (wherever it sits in the list), else the farthest candidate
+    own = (n_pub + j) == np.asarray(home_station)[:, None]
+    drop = np.where(own.any(axis=1), own.argmax(axis=1), k)
+    keep = np.ones_like(j, dtype=bool)
+    keep[np.arange(len(j)), drop] = False
+    cand = j[keep].reshape(len(j), k)
+    return n_pub + cand[np.arange(len(j)), rng.integers(0, k, len(j))]
 
 
 def _favourites(cfg, rng, public, res_lat, res_lon, opt_in):

@@ -227,3 +227,28 @@ def test_fixed_formats_like_printf():
     x = np.array([0.0, -0.04, 42.36012345, -71.05890004, 1e-9, 99.995])
     assert fixed(x, 7).tolist() == [f"{v:.7f}" for v in x]
     assert fixed(x, 1).tolist() == ["0.0", "0.0", "42.4", "-71.1", "0.0", "100.0"]
+
+
+def test_friends_of_one_block_spread_over_nearby_homes():
+    """60 vehicles living in one apartment block and a street of 30 single-family homes 20 m
+    apart next to it; the first home's own car lives at home 0.
+
+    Expected: with 20 candidates the block's friends are spread over the 20 homes nearest it
+    (no home hosts more than 10 of them) and nobody befriends its own home; with 1 candidate
+    (the nearest-home model) all 60 befriend the same house."""
+    from pipelines.sim.fleet import _friend_homes
+
+    lat0, lon0, m_lon = 42.36, -71.06, 1 / (111_195.0 * np.cos(np.radians(42.36)))
+    h_lat, h_lon = np.full(30, lat0), lon0 + np.arange(30) * 20 * m_lon
+    res_lat = np.r_[np.full(60, lat0 + 0.0003), lat0]
+    res_lon = np.r_[np.full(60, lon0), lon0]
+    own = np.r_[
+        np.full(60, -1), 5 + 0
+    ]  # 5 public stations come first; the last vehicle lives at home 0
+    rng = np.random.default_rng(1)
+    spread = _friend_homes(5, h_lat, h_lon, res_lat, res_lon, own, 20, rng)
+    assert spread[-1] != own[-1] and (spread >= 5).all() and (spread < 35).all()
+    assert np.bincount(spread[:60] - 5).max() <= 10
+    assert len(np.unique(spread[:60])) >= 15 and spread[:60].max() - 5 < 21
+    nearest = _friend_homes(5, h_lat, h_lon, res_lat, res_lon, own, 1, rng)
+    assert len(np.unique(nearest[:60])) == 1 and nearest[-1] == 5 + 1
