@@ -21,6 +21,10 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    without a home charger spread their sessions over several public chargers.
 3. *A shared garage*: overnight charging by a closed group of regulars or by vehicles that
    sleep there (``overnight`` + ``closed_regular_group`` / ``resident_vehicles``).
+   Where many vehicles charge within a kilometre (``local_sessions_per_day``), a public
+   charger is shared by many drivers, so a site one vehicle sleeping there dominates
+   (``dominant_in_busy_area``) or whose sessions are mostly by vehicles sleeping there, partly
+   overnight (``residents_in_busy_area``), is residential too.
 4. *A workplace*: long weekday-daytime sessions (``weekday_daytime`` + ``long_dwell``), judged
    on all sessions or on those of vehicles sleeping elsewhere (a home next door chained into
    the site dilutes the first).
@@ -115,6 +119,8 @@ REASONS: dict[str, str] = {
     "often overnight: a home that friends also use",
     "dominant_in_busy_area": "one vehicle, sleeping here, does a large share where many vehicles "
     "charge nearby: a public charger there is shared by many drivers (a home)",
+    "residents_in_busy_area": "vehicles that sleep here do most of the charging, much of it "
+    "overnight, where many vehicles charge nearby: homes or a garage, not a public charger",
 }
 
 #: a fix reporting worse accuracy than this is "poor" (good telematics fixes: 3-10 m)
@@ -264,14 +270,20 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["loyal_vehicles"] <= params.home_max_loyal_vehicles)
         & (f["overnight_share"] >= params.home_loyal_overnight_share)
     )
+    busy_area = f["local_sessions_per_day"] >= params.busy_area_sessions_per_day
     busy = (
-        (f["local_sessions_per_day"] >= params.busy_area_sessions_per_day)
+        busy_area
         & (f["top_vehicle_share"] >= params.busy_area_top_share)
         & (f["anchored_share"] >= params.busy_area_anchored_share)
     )
+    busy_residents = (
+        busy_area
+        & (f["anchored_share"] >= params.busy_area_residents_share)
+        & (f["overnight_share"] >= params.busy_area_residents_overnight_share)
+    )
     shared = overnight & (closed | residents)  # a garage's pattern, which is loyal too
     home = ~quick & ((dominant & (overnight | long_dwell)) | household | (loyal & ~shared) | busy)
-    garage = ~quick & ~home & (shared | mixed)
+    garage = ~quick & ~home & (shared | mixed | busy_residents)
     work = ~quick & ~home & ~garage & weekday & long_dwell
     private = ~quick & ~home & ~garage & ~work & closed & long_dwell
     thin = f["sessions"] < params.min_sessions
@@ -304,6 +316,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         "household": home & household,
         "loyal_overnight": home & loyal,
         "dominant_in_busy_area": home & busy,
+        "residents_in_busy_area": garage & busy_residents,
         "overnight": (home | garage) & overnight,
         "closed_regular_group": (garage | work | private) & closed,
         "no_visitors": unconfirmed & ~quick & no_visitors,

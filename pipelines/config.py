@@ -195,6 +195,12 @@ class ClassifyParams:
     busy_area_sessions_per_day: float = 200.0
     busy_area_top_share: float = 0.3
     busy_area_anchored_share: float = 0.2
+    #: ...and, there, a site where vehicles sleeping there do >= busy_area_residents_share of
+    #: the sessions, >= busy_area_residents_overnight_share of them overnight, is residential
+    #: too: homes and garages a few metres apart chained into one site, whose neighbours'
+    #: sessions read as visitors (simulated eligible public sites never, on 11 fleets)
+    busy_area_residents_share: float = 0.6
+    busy_area_residents_overnight_share: float = 0.4
     #: evidence: a site with fewer sessions is held back (a handful of sessions is as often a
     #: GPS fragment of a garage or home as a little-used public charger)
     min_sessions: int = 4

@@ -603,3 +603,32 @@ def test_quiet_charger_a_local_often_overnights_at_is_public():
     assert row["resident_share"] >= PARAMS.home_resident_top_share
     assert row["anchored_share"] == 0.0
     assert row["site_class"] == "public", row["reasons"]
+
+
+def test_homes_chained_into_one_site_amid_dense_fleet_are_residential():
+    """In a neighbourhood where ~250 sessions a day are plugged in (a dense 60k fleet): ten
+    households on a row of lots a few metres apart, chained by the clustering into one site.
+    Each car slept there once in the window (plug in 19-22 h for 9-12 h) and topped up once
+    for an hour; eight neighbours' overnight sessions landed here by GPS error (they sleep at
+    their own homes). No vehicle has two nights here (no resident group), no vehicle is
+    regular, the top vehicle does 2/28 of the sessions, and 8/28 are by vehicles sleeping
+    elsewhere, so neither the home, garage nor no_visitors rules apply.
+
+    Expected: ``residential`` with residents_in_busy_area (anchored share 20/28 >= 0.6,
+    overnight share 18/28 >= 0.4).
+    """
+    rng = np.random.default_rng(17)
+    cars = [f"hh-{i}" for i in range(10)]
+    nights = _sessions(cars, rng.integers(0, 28, 10), rng.uniform(19, 22, 10),
+                       rng.uniform(9, 12, 10))  # fmt: skip
+    top_ups = _sessions(cars, rng.integers(0, 28, 10), 12.0, 1.0)
+    strays = _sessions([f"nb-{i}" for i in range(8)], rng.integers(0, 28, 8), 20.0, 10.0)
+    row = pd.concat([nights, top_ups, strays], ignore_index=True)
+    out = _classify((row, 0.0), (busy_neighbourhood_sessions(rng), 300.0),
+                    homes=("nb-", "crowd-"))  # fmt: skip
+    r = out.loc[0]
+    assert r["anchored_share"] == pytest.approx(20 / 28)
+    assert r["overnight_share"] == pytest.approx(18 / 28)
+    assert r["visitor_share"] == pytest.approx(8 / 28)
+    assert r["site_class"] == "residential"
+    assert "residents_in_busy_area" in r["reasons"].split(";")
