@@ -47,6 +47,7 @@ def main() -> None:
         m = evaluate(str(pub), str(sim / "truth"))
         keys = [
             "recall",
+            "recall_open",
             "precision",
             "leaks",
             "leaks_private",

@@ -177,3 +177,20 @@ def test_missing_day_is_an_error(truth, tmp_path):
         evaluate(pub, truth, DAY2)
     with pytest.raises(FileNotFoundError):
         evaluate(tmp_path / "nothing", truth)
+
+
+def test_recall_open_leaves_out_stations_one_vehicle_dominates(truth, tmp_path):
+    """P3's first vehicle charges there five more times (6 of P3's 10 sessions, > 40 %); only
+    P1 and P2 are published. Expected: recall 2/3 over the 3 eligible stations, recall_open
+    2/2 over the 2 stations no vehicle dominates."""
+    se = pd.read_parquet(truth / "sessions.parquet")
+    extra = pd.concat([se[se["vehicle_id"] == "P3-v0"]] * 5, ignore_index=True)
+    extra["session_id"] = [f"P3-x{i}" for i in range(5)]
+    pd.concat([se, extra], ignore_index=True).to_parquet(truth / "sessions.parquet")
+    pub = tmp_path / "pub"
+    _publish(pub, DAY1, [("a", "P1", 3, "new", "R1"), ("b", "P2", 4, "new", None)])
+    m = evaluate(pub, truth)
+    assert m["eligible_stations"] == 3 and m["eligible_open_stations"] == 2
+    assert m["recall"] == pytest.approx(2 / 3, abs=1e-4)
+    assert m["recall_open"] == 1.0
+    assert "no vehicle does > 40% of" in format_table(m)
