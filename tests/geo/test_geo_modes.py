@@ -62,30 +62,35 @@ def test_home_next_to_busy_charger_is_split_off():
     assert c_share >= 0.9 and h_share >= 0.9
 
 
+def two_stations(seed, east_m, sessions, poor_share, poor_m):
+    """Station A at the origin and B ``east_m`` east, ``sessions`` = (A, B); 6 m bays, 4 m GPS,
+    ``poor_share`` of each station's sessions poor fixes of ``poor_m``. Returns (chained by
+    DBSCAN, (A's site, its share of A), (B's site, its share of B))."""
+    rng = np.random.default_rng(seed)
+    pts = []
+    for east, n in zip((0.0, east_m), sessions, strict=True):
+        poor = round(n * poor_share)
+        pts.append(np.r_[blob(rng, east, 0, n - poor, 4, 6), blob(rng, east, 0, poor, poor_m)])
+    db, lab, _ = cluster(np.r_[pts[0], pts[1]])
+    in_a = np.r_[np.ones(len(pts[0]), bool), np.zeros(len(pts[1]), bool)]
+    chained = majority(db, in_a)[0] == majority(db, ~in_a)[0]
+    return chained, majority(lab, in_a), majority(lab, ~in_a)
+
+
 def test_two_stations_bridged_by_poor_fixes_are_two_sites():
     """Two stations 90 m apart (300 sessions each, 20 % of them poor 25 m fixes that bridge the
     gap). Expected: two sites, each station >= 90 % in its own."""
-    rng = np.random.default_rng(5)
-    a = np.r_[blob(rng, 0, 0, 240, 4, 6), blob(rng, 0, 0, 60, 25)]
-    b = np.r_[blob(rng, 90, 0, 240, 4, 6), blob(rng, 90, 0, 60, 25)]
-    db, lab, _ = cluster(np.r_[a, b])
-    in_a = np.r_[np.ones(len(a), bool), np.zeros(len(b), bool)]
-    assert majority(db, in_a)[0] == majority(db, ~in_a)[0]
-    (la, sa), (lb, sb) = majority(lab, in_a), majority(lab, ~in_a)
+    chained, (la, sa), (lb, sb) = two_stations(5, 90.0, (300, 300), 0.2, 25.0)
+    assert chained
     assert la != lb and sa >= 0.9 and sb >= 0.9
 
 
 def test_two_stations_35_m_apart_are_two_sites():
     """Two public stations 35 m apart in one car park (the simulator's closest distinct AFDC
-    sites are 30-40 m apart): 150 and 60 sessions, 6 m bays, 4 m GPS, 10 % poor 20 m fixes
-    chaining them. Expected: two sites, each station >= 85 % in its own."""
-    rng = np.random.default_rng(11)
-    a = np.r_[blob(rng, 0, 0, 135, 4, 6), blob(rng, 0, 0, 15, 20)]
-    b = np.r_[blob(rng, 35, 0, 54, 4, 6), blob(rng, 35, 0, 6, 20)]
-    db, lab, _ = cluster(np.r_[a, b])
-    in_a = np.r_[np.ones(len(a), bool), np.zeros(len(b), bool)]
-    assert majority(db, in_a)[0] == majority(db, ~in_a)[0]
-    (la, sa), (lb, sb) = majority(lab, in_a), majority(lab, ~in_a)
+    sites are 30-40 m apart): 150 and 60 sessions, 10 % poor 20 m fixes chaining them.
+    Expected: two sites, each station >= 85 % in its own (one site with a 40 m mode gate)."""
+    chained, (la, sa), (lb, sb) = two_stations(11, 35.0, (150, 60), 0.1, 20.0)
+    assert chained
     assert la != lb and sa >= 0.85 and sb >= 0.85
 
 
