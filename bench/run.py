@@ -121,6 +121,8 @@ def _stage_naive(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def _stage_reference(a: argparse.Namespace) -> dict[str, Any]:
+    from pipelines.classify import _local_rate, classify_sites, site_features
+    from pipelines.config import ClassifyParams
     from pipelines.lake import read_sessions
     from pipelines.sites import find_sites
 
@@ -129,11 +131,24 @@ def _stage_reference(a: argparse.Namespace) -> dict[str, Any]:
     s = read_sessions(a.lake, first, last, max_landing_day=a.day)
     t_read = time.perf_counter() - clock
     clock = time.perf_counter()
-    sites, _ = find_sites(s, _params(a))
+    sites, labels = find_sites(s, _params(a))
+    t_find = time.perf_counter() - clock
+    clock = time.perf_counter()
+    params = ClassifyParams()
+    classified = classify_sites(site_features(s, labels, sites, params), params)
+    t_classify = time.perf_counter() - clock
+    clock = time.perf_counter()
+    _local_rate(s, sites)  # the part of site_features added in the third session, timed alone
     return {
         "sessions_in_window": len(s),
         "sites": len(sites),
-        "seconds": {"read": t_read, "find_sites": time.perf_counter() - clock},
+        "public": int((classified["site_class"] == "public").sum()),
+        "seconds": {
+            "read": t_read,
+            "find_sites": t_find,
+            "features+classify": t_classify,
+            "(of which local demand)": time.perf_counter() - clock,
+        },
     }
 
 
@@ -163,7 +178,13 @@ STAGES = {
 PRELOAD = {
     "setup": ["bench.synth", "pipelines.lake"],
     "naive": ["numpy", "pandas", "pyarrow.parquet", "sklearn.cluster"],
-    "reference": ["pipelines.sites", "pipelines.lake", "scipy.spatial", "scipy.sparse.csgraph"],
+    "reference": [
+        "pipelines.sites",
+        "pipelines.lake",
+        "pipelines.classify",
+        "scipy.spatial",
+        "scipy.sparse.csgraph",
+    ],
     "incremental": ["pipelines.cellstate", "scipy.spatial", "scipy.sparse.csgraph"],
 }
 
