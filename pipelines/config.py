@@ -83,8 +83,9 @@ class ClusterParams:
     #: two modes whose saddle is at least this share of the lower peak are one site
     mode_persistence: float = 0.5
     #: a cluster is split only when a mode lies farther than this from its highest one (bays of
-    #: one garage or car park spread over up to ~20 m; a home next to a charger is 30-80 m off)
-    mode_max_site_m: float = 30.0
+    #: one garage or car park spread over up to ~20 m; a home next to a charger is 30-80 m off,
+    #: the simulator's closest distinct public stations ~30 m; docs/clustering.md)
+    mode_max_site_m: float = 25.0
     #: a mode with fewer sessions in its basin is a fringe of poor fixes, not a site of its own
     mode_min_sessions: float = 10.0
     #: H3 resolution of the micro-points sessions are aggregated to before clustering

@@ -14,7 +14,7 @@ M_LAT = 1 / 111_195.0
 M_LON = M_LAT / np.cos(np.radians(LAT0))
 # eps, bandwidth, link, persistence, min weight, max site: the defaults of ClusterParams
 PARAMS = ModeParams(eps_m=15.0, bandwidth_m=10.0, link_m=10.0, persistence=0.5, min_weight=10.0,
-                    max_site_m=30.0)  # fmt: skip
+                    max_site_m=25.0)  # fmt: skip
 
 
 def blob(rng, east_m, north_m, n, sigma_m, bay_m=0.0):
