@@ -186,14 +186,13 @@ def count_in_disks(
     w = np.ones(pts.size) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
     if w.size != pts.size:
         raise ValueError(f"weights has {w.size} values, points {pts.size}")
-    if q.size == 0:
-        return np.zeros(0)
+    if q.size == 0 or pts.size == 0:
+        return np.zeros(q.size)
     cells, inverse = np.unique(pts, return_inverse=True)
     per_cell = np.bincount(inverse.ravel(), weights=w, minlength=cells.size)
     index, disk = grid_disk_parents(q, k, int(get_resolution(q[:1])[0]))
-    pos = np.minimum(np.searchsorted(cells, disk), max(cells.size - 1, 0))
-    hit = cells[pos] == disk if cells.size else np.zeros(disk.size, dtype=bool)
-    vals = np.where(hit, per_cell[pos] if cells.size else 0.0, 0.0)
+    pos = np.minimum(np.searchsorted(cells, disk), cells.size - 1)
+    vals = np.where(cells[pos] == disk, per_cell[pos], 0.0)
     return np.bincount(index, weights=vals, minlength=q.size)
 
 

@@ -367,7 +367,8 @@ def excluded_for_review(classified: pd.DataFrame, res: int = 8) -> pd.DataFrame:
 def _local_rate(sessions: pd.DataFrame, sites: pd.DataFrame) -> np.ndarray:
     """Sessions per day (all of them, noise too) plugged in near each site: the local demand
     a public charger there would share in. Days = distinct UTC plug-in days of the window.
-    The sessions' stored cells give their res-8 parents by bit operations."""
+    The lake's stored res-13 cells give their res-8 parents by bit operations; sessions
+    without a cell (0: built by hand, as in unit tests) are indexed from their position."""
     if len(sites) == 0 or len(sessions) == 0:
         return np.zeros(len(sites))
     cells = sessions["cell"].to_numpy(np.uint64)
