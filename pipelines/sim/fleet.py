@@ -274,13 +274,11 @@ def _friend_homes(n_pub, h_lat, h_lon, res_lat, res_lon, home_station, k, rng) -
         return np.full(len(res_lat), -1)
     _, j = cKDTree(to_xyz(h_lat, h_lon)).query(to_xyz(res_lat, res_lon), k=k + 1)
     j = np.asarray(j).reshape(len(res_lat), k + 1)
-    # drop the own home (wherever it sits in the list), else the farthest candidate
+    # draw among the k+1 nearest minus the own home (wherever it sits), else minus the farthest
     own = (n_pub + j) == np.asarray(home_station)[:, None]
-    drop = np.where(own.any(axis=1), own.argmax(axis=1), k)
-    keep = np.ones_like(j, dtype=bool)
-    keep[np.arange(len(j)), drop] = False
-    cand = j[keep].reshape(len(j), k)
-    return n_pub + cand[np.arange(len(j)), rng.integers(0, k, len(j))]
+    skip = np.where(own.any(axis=1), own.argmax(axis=1), k)
+    r = rng.integers(0, k, len(j))
+    return n_pub + j[np.arange(len(j)), r + (r >= skip)]
 
 
 def _favourites(cfg, rng, public, res_lat, res_lon, opt_in):
