@@ -11,8 +11,10 @@ sites:
    default): weight = sessions, position = the normalised sum of the sessions' unit vectors.
 3. **cluster** (:func:`cluster_micro_points`): weighted DBSCAN, partitioned by coarse H3 cell
    with a halo and stitched (:mod:`geo.cluster`); equal to one global DBSCAN of the micro-points.
-4. **summarise** (:func:`summarise_sites`): one row per cluster, labels ordered by the
-   centroid's H3 cell, so the same input always gives the same labels.
+4. **summarise** (:func:`summarise_sites`): one row per cluster, placed at the mean of its
+   drivers' mean positions (each vehicle counts once, so a household's many sessions do not pull
+   a chained site off the public charger), labels ordered by that centroid's H3 cell, so the
+   same input always gives the same labels.
 """
 
 from __future__ import annotations
@@ -337,19 +339,9 @@ def summarise_sites(
     k = int(lab_values.max(initial=-1)) + 1
     m = lab >= 0
     a, lm = agg.loc[m], lab[m]
-    # centroids from exact integer sums per cluster, then the stable order
-    by = np.argsort(lm, kind="stable")
-    start = np.flatnonzero(np.r_[True, lm[by][1:] != lm[by][:-1]]) if lm.size else _EMPTY
-    if start.size != k:
+    if np.unique(lm).size != k:
         raise ValueError("cell labels must number the clusters 0..k-1 without gaps")
-    sums = (
-        np.stack(
-            [np.add.reduceat(a[c].to_numpy(np.int64)[by], start) for c in ("sx", "sy", "sz")],
-            axis=1,
-        )
-        if k
-        else np.zeros((0, 3), np.int64)
-    )
+    sums = _driver_weighted_sums(a, lm, k)
     lat, lon = unit_vectors_to_latlng(sums.astype(np.float64))
     relabel, order = order_labels(np.arange(k), lat, lon)
     cl = relabel[lm]
@@ -384,6 +376,30 @@ def summarise_sites(
         }
     )
     return sites[list(SITE_CORE_COLUMNS)], relabel
+
+
+def _driver_weighted_sums(
+    a: pd.DataFrame, lm: npt.NDArray[np.int64], k: int
+) -> npt.NDArray[np.float64]:
+    """Per cluster, the sum over its vehicles of each vehicle's mean unit vector there.
+
+    Each driver counts once, however often it plugs in: where a busy public charger and a
+    workplace or a home a few metres away chain into one site, the site sits where most drivers
+    plug in, not where one household's many sessions pull it. Integer per-vehicle sums, then
+    float means summed in (cluster, vehicle) order: the same input gives the same bits.
+    """
+    if not k:
+        return np.zeros((0, 3))
+    vkey = a["vkey"].to_numpy(np.uint64)
+    by = np.lexsort((vkey, lm))
+    lm, vkey = lm[by], vkey[by]
+    start = np.flatnonzero(np.r_[True, (lm[1:] != lm[:-1]) | (vkey[1:] != vkey[:-1])])
+    n = np.add.reduceat(a["n"].to_numpy(np.int64)[by], start)
+    per_vehicle = np.stack(
+        [np.add.reduceat(a[c].to_numpy(np.int64)[by], start) for c in ("sx", "sy", "sz")], axis=1
+    ) / n[:, None].astype(np.float64)
+    cluster = lm[start]
+    return np.add.reduceat(per_vehicle, np.flatnonzero(np.r_[True, cluster[1:] != cluster[:-1]]))
 
 
 def _lookup(cell_labels: pd.Series, cells: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:

@@ -84,3 +84,30 @@ def test_find_sites_empty() -> None:
     )
     assert sites.empty and list(sites.columns) == list(SITE_CORE_COLUMNS)
     assert labels.tolist() == [-1]
+
+
+@pytest.fixture
+def charger_chained_with_home() -> pd.DataFrame:
+    """A public charger at (35, 139) used once each by 10 vehicles (fixes within 2 m), and a
+    home 12 m north where one vehicle plugged in 30 times: within eps (15 m) and under the
+    mode gate (25 m), so DBSCAN chains them into one site.
+
+    Expected: 1 site of 40 sessions and 11 vehicles, placed within 2 m of the charger (each
+    driver counts once: 10/11 of the weight is there). Weighting by sessions would put it
+    30/40 of the way to the home, 9 m north.
+    """
+    d = 1 / M_PER_DEG_LAT
+    charger = [(f"v{i}", "2026-11-02", 35.0 + (i % 3 - 1) * 2 * d) for i in range(10)]
+    home = [("home", f"2026-11-{1 + i % 28:02d}", 35.0 + 12 * d) for i in range(30)]
+    return _sessions([(*r, 139.0, 7.0, 5.0) for r in charger + home])
+
+
+def test_find_sites_places_a_chained_site_where_most_drivers_plug_in(
+    charger_chained_with_home: pd.DataFrame,
+) -> None:
+    sites, labels = find_sites(charger_chained_with_home, ClusterParams())
+    assert len(sites) == 1 and (labels == 0).all()
+    site = sites.iloc[0]
+    assert (site.sessions, site.vehicles) == (40, 11)
+    north_m = (site.lat - 35.0) * M_PER_DEG_LAT
+    assert abs(north_m - 12 / 11) < 0.5  # the mean of 11 drivers' mean positions
