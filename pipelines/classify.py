@@ -119,6 +119,8 @@ REASONS: dict[str, str] = {
     "often overnight: a home that friends also use",
     "dominant_in_busy_area": "one vehicle, sleeping here, does a large share where many vehicles "
     "charge nearby: a public charger there is shared by many drivers (a home)",
+    "thin_in_busy_area": "only a handful of sessions where many vehicles charge nearby: too "
+    "little to tell a public charger from a home friends drop by",
     "residents_in_busy_area": "vehicles that sleep here do most of the charging, much of it "
     "overnight, where many vehicles charge nearby: homes or a garage, not a public charger",
 }
@@ -287,8 +289,13 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     work = ~quick & ~home & ~garage & weekday & long_dwell
     private = ~quick & ~home & ~garage & ~work & closed & long_dwell
     thin = f["sessions"] < params.min_sessions
+    thin_busy = (f["local_sessions_per_day"] >= params.busy_area_thin_sessions_per_day) & (
+        f["sessions"] < params.busy_area_min_sessions
+    )
     blurred = f["poor_fix_share"] >= params.max_poor_fix_share
-    unconfirmed = ~home & ~garage & ~work & ~private & (thin | blurred | (~quick & no_visitors))
+    unconfirmed = (
+        ~home & ~garage & ~work & ~private & (thin | thin_busy | blurred | (~quick & no_visitors))
+    )
     base = np.select(
         [home | garage, work, private, unconfirmed],
         ["residential", "workplace", "private", "unconfirmed"],
@@ -321,6 +328,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         "closed_regular_group": (garage | work | private) & closed,
         "no_visitors": unconfirmed & ~quick & no_visitors,
         "too_few_sessions": unconfirmed & thin,
+        "thin_in_busy_area": unconfirmed & thin_busy & ~thin,
         "poor_fixes": unconfirmed & blurred,
         "resident_vehicles": garage & residents,
         "weekday_daytime": work,

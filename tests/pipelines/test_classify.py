@@ -539,12 +539,14 @@ def test_cluster_of_poor_fixes_is_held_back_quiet_charger_is_not():
     assert out.loc[1, "site_class"] == "public"
 
 
-def busy_neighbourhood_sessions(rng: np.random.Generator, days: int = 28) -> pd.DataFrame:
-    """A busy public charger 300 m away in a dense fleet: 250 sessions a day by 3,000 drivers,
-    so ~250 sessions a day are plugged in within ~1 km of its neighbours. Its own class is not
-    looked at.
+def busy_neighbourhood_sessions(
+    rng: np.random.Generator, days: int = 28, per_day: int = 250
+) -> pd.DataFrame:
+    """A busy public charger 300 m away in a dense fleet: ``per_day`` (250) sessions a day by
+    3,000 drivers, so as many sessions a day are plugged in within ~1 km of its neighbours. Its
+    own class is not looked at.
     """
-    n = 250 * days
+    n = per_day * days
     v = np.char.add("crowd-", rng.integers(0, 3000, n).astype(str))
     return _sessions(v, rng.integers(0, days, n), rng.uniform(7, 21, n), rng.uniform(0.5, 3, n))
 
@@ -632,3 +634,26 @@ def test_homes_chained_into_one_site_amid_dense_fleet_are_residential():
     assert r["visitor_share"] == pytest.approx(8 / 28)
     assert r["site_class"] == "residential"
     assert "residents_in_busy_area" in r["reasons"].split(";")
+
+
+def test_handful_of_visits_amid_dense_fleet_is_held_back_same_in_quiet_area_is_public():
+    """Five drivers plug in once each, in the evening, at two places 8 km apart:
+
+    Site 0 lies where ~500 sessions a day are plugged in within ~1 km (a dense 60k fleet):
+    there a home whose household car never shows (opted out, or charging elsewhere this
+    window) that five friends dropped by looks exactly like this, and homes far outnumber
+    public chargers. Site 1 is in a quiet area (no other charging nearby).
+
+    Expected: site 0 ``unconfirmed`` with thin_in_busy_area (5 sessions, fewer than
+    ``busy_area_min_sessions``); site 1 ``public`` (5 sessions clear ``min_sessions`` 4).
+    """
+    rng = np.random.default_rng(23)
+    visits = [_sessions([f"v{k}-{i}" for i in range(5)], [1, 6, 11, 16, 21], 18.5, 2.0)
+              for k in range(2)]  # fmt: skip
+    out = _classify((visits[0], 0.0), (visits[1], 8000.0),
+                    (busy_neighbourhood_sessions(rng, per_day=500), 300.0),
+                    homes=("v", "crowd-"))  # fmt: skip
+    assert out.loc[0, "local_sessions_per_day"] >= PARAMS.busy_area_thin_sessions_per_day
+    assert out.loc[1, "local_sessions_per_day"] < PARAMS.busy_area_sessions_per_day
+    assert (out.loc[0, "site_class"], out.loc[0, "reasons"]) == ("unconfirmed", "thin_in_busy_area")
+    assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
