@@ -213,6 +213,15 @@ class ClassifyParams:
     #: 12 only; smaller fleets unchanged. At 800 / 6: 20, 18, 33, 26, 22, recall -0.2 points
     busy_area_thin_sessions_per_day: float = 400.0
     busy_area_min_sessions: int = 6
+    #: the local prior: where residential sites outnumber public ones among_homes_odds to one
+    #: within ~1 km (H3 res-8 ring), a public-looking site with fewer than
+    #: among_homes_min_sessions is held back (`unconfirmed`, thin_among_homes). The odds grow
+    #: with the share of the fleet seen: public sites' median is ~1-3 in 400- and 3,000-vehicle
+    #: fleets, ~20 in dense 60k ones. Dense fleets, on top of thin_in_busy_area: private sites
+    #: published 19 -> 13, 17 -> 10, 30 -> 25, 24 -> 16, 18 -> 11 (seeds 3, 6, 8, 11, 12),
+    #: recall -0.2 points on 6 and 8; smaller fleets unchanged. 40 / 8: 14, 13, 26, 18, 13
+    among_homes_odds: float = 20.0
+    among_homes_min_sessions: int = 8
 
 
 @dataclass(frozen=True)

@@ -436,6 +436,8 @@ def test_rules_invariants_on_random_features():
     n = 2000
     f = pd.DataFrame({name: rng.random(n) for name in FEATURE_COLUMNS})
     f["cluster"] = np.arange(n)
+    f["lat"] = LAT0 + rng.uniform(0, 0.05, n)  # a 5 km square: neighbours' classes matter
+    f["lon"] = LON0 + rng.uniform(0, 0.05, n)
     f["vehicles"] = rng.integers(1, 40, n)
     f["sessions"] = f["vehicles"] * rng.integers(1, 6, n)
     f["span_days"] = rng.integers(1, 90, n)
@@ -656,4 +658,36 @@ def test_handful_of_visits_amid_dense_fleet_is_held_back_same_in_quiet_area_is_p
     assert out.loc[0, "local_sessions_per_day"] >= PARAMS.busy_area_thin_sessions_per_day
     assert out.loc[1, "local_sessions_per_day"] < PARAMS.busy_area_sessions_per_day
     assert (out.loc[0, "site_class"], out.loc[0, "reasons"]) == ("unconfirmed", "thin_in_busy_area")
+    assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
+
+
+def test_handful_of_visits_among_homes_is_held_back_same_near_other_chargers_is_public():
+    """Five drivers plug in once each, in the evening, at two places 8 km apart, neither in a
+    busy area (~20 sessions a day nearby):
+
+    Site 0 has 20 homes within 400 m and no public charger: residential sites outnumber
+    public ones 20 to 1, the odds of a dense fleet's residential streets, where a home whose
+    car stayed out of the data and that five friends dropped by looks just like this.
+    Site 1 has 2 homes and a busy mall charger (400 sessions) nearby: odds 2 / 2 = 1.
+
+    Expected: site 0 ``unconfirmed`` with thin_among_homes (residential_odds 20, 5 sessions
+    < ``among_homes_min_sessions`` 8); site 1 ``public``; the homes and the mall as usual.
+    """
+    rng = np.random.default_rng(29)
+    visits = [_sessions([f"v{k}-{i}" for i in range(5)], [1, 6, 11, 16, 21], 18.5, 2.0)
+              for k in range(2)]  # fmt: skip
+
+    def home(k: int) -> pd.DataFrame:
+        h = home_sessions(rng)
+        return h.assign(vehicle=f"h{k}-" + h["vehicle"].astype(str))
+
+    groups = [(visits[0], 0.0), (visits[1], 8000.0), (mall_ac_sessions(rng), 8300.0)]
+    groups += [(home(k), 40.0 + 20.0 * k) for k in range(20)]
+    groups += [(home(20 + k), 8100.0 + 100.0 * k) for k in range(2)]
+    out = _classify(*groups, homes=("v", "mall-"))
+    assert (out.loc[3:24, "site_class"] == "residential").all()
+    assert out.loc[2, "site_class"] == "public"
+    assert out.loc[0, "local_sessions_per_day"] < PARAMS.busy_area_sessions_per_day
+    assert out.loc[0, "residential_odds"] == 20.0 and out.loc[1, "residential_odds"] == 1.0
+    assert (out.loc[0, "site_class"], out.loc[0, "reasons"]) == ("unconfirmed", "thin_among_homes")
     assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
