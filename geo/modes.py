@@ -17,10 +17,12 @@ persistence-based merging (ToMATo, Chazal et al. 2013):
    end there.
 3. **Weak basins** (total weight below ``min_weight``: a poor GPS fix or two on a site's fringe)
    are not sites: they join the strong basin of their cluster nearest to them.
-4. **Persistence.** Two strong basins joined by a *saddle* (the highest ``min(rho_i, rho_j)``
-   over point pairs within ``link_m`` across their border) of at least ``persistence`` times the
-   lower of their two peaks are one site: a wide car park with several bays is one density hill
-   with bumps, two homes 20 m apart are two hills with a valley between.
+4. **Persistence.** Strong basins are joined across *saddles* (the highest ``min(rho_i, rho_j)``
+   over point pairs within ``link_m`` across their border), highest saddle first, with a
+   union-find as in ToMATo: two components whose saddle is at least ``persistence`` times the
+   lower of their *components'* peaks are one site. A wide car park with several bays is one
+   density hill with bumps, two homes 20 m apart are two hills with a valley between, and a
+   home between two stations joins one of them without joining the two.
 
 A cluster without any strong basin stays whole. Everything is vectorized over all clusters at
 once; the answer depends only on the points and their ids (not on their order), so the
@@ -33,8 +35,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from geo.distance import chord_from_m, m_from_chord
@@ -199,10 +199,7 @@ def _modes(
     near = (d <= link_m) & (basin[i] != basin[j]) & strong[i] & strong[j]
     si, sj = basin[i[near]], basin[j[near]]
     saddle = np.minimum(rho[i[near]], rho[j[near]])
-    merge = saddle >= persistence * np.minimum(rho[si], rho[sj])
-    graph = coo_matrix((np.ones(int(merge.sum()), np.int8), (si[merge], sj[merge])), (m, m))
-    _, comp = connected_components(graph, directed=False)
-    site = comp[basin]
+    site = _merge_persistent(si, sj, saddle, rho, pp, persistence, m)[basin]
 
     # weak basins join the strong site nearest to them, within their own cluster
     weak = ~strong
@@ -226,6 +223,54 @@ def _modes(
     if lonely.any():
         site[lonely] = m + pl[lonely]  # distinct from every component id (< m)
     return site
+
+
+def _merge_persistent(
+    si: IntArray,
+    sj: IntArray,
+    saddle: npt.NDArray[np.float64],
+    rho: npt.NDArray[np.float64],
+    pp: IntArray,
+    persistence: float,
+    m: int,
+) -> IntArray:
+    """Step 4: merge strong basins across saddles, highest saddle first (ToMATo's union-find).
+
+    Two *components* merge when their saddle is at least ``persistence`` times the lower of
+    their peaks; a component's peak is its highest mode's. Comparing each pair of basins alone
+    instead chains a row of sites: a home between two stations 60 m apart merges with each
+    (its own peak is low), and the stations become one site through it.
+
+    Returns the root basin of each point index (only basin modes are looked at).
+    """
+    lo, hi = np.minimum(si, sj), np.maximum(si, sj)
+    # one edge per basin pair, its highest saddle; then the edges by saddle, highest first
+    order = np.lexsort((-saddle, hi, lo))
+    lo, hi, saddle = lo[order], hi[order], saddle[order]
+    first = np.r_[True, (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])][: lo.size]
+    lo, hi, saddle = lo[first], hi[first], saddle[first]
+    order = np.lexsort((pp[hi], pp[lo], -saddle))
+    root = np.arange(m, dtype=np.int64)
+    par = {}  # union-find over the few basins that have edges (one loop step per edge)
+    peak = rho.tolist()
+    rank = pp.tolist()
+
+    def find(x: int) -> int:
+        while par.get(x, x) != x:
+            par[x] = par.get(par[x], par[x])
+            x = par[x]
+        return x
+
+    for a, b, s in zip(lo[order].tolist(), hi[order].tolist(), saddle[order].tolist(), strict=True):
+        ra, rb = find(a), find(b)
+        if ra == rb or s < persistence * min(peak[ra], peak[rb]):
+            continue
+        if (peak[rb], -rank[rb]) > (peak[ra], -rank[ra]):
+            ra, rb = rb, ra
+        par[rb] = ra
+    for x in par:
+        root[x] = find(x)
+    return root
 
 
 def _wide(

@@ -154,3 +154,27 @@ def test_site_centroids_land_on_the_stations():
     for t in truth:
         d = min(haversine_m(t[0], t[1], f[0], f[1]) for f in found)
         assert d <= 5.0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_home_between_two_stations_does_not_join_them(seed):
+    """Two busy stations 70 m apart (240 sessions each in 6 m bays with 4 m GPS, plus 60 poor
+    fixes of 20 m) and a home halfway between them (40 sessions, 4 m GPS). DBSCAN chains all
+    three. The home's low peak sits on a high saddle with each station, so comparing basins
+    pair by pair merged the home with both and the stations with each other through it
+    (one site, before the union-find).
+
+    Expected: DBSCAN chains the three; after the split each station's sessions are >= 90 %
+    in a site of their own, the two sites differ, and the home's sessions all share one site.
+    """
+    rng = np.random.default_rng(seed)
+    a = np.r_[blob(rng, 0, 0, 240, 4, 6), blob(rng, 0, 0, 60, 20)]
+    home = blob(rng, 35, 0, 40, 4)
+    b = np.r_[blob(rng, 70, 0, 240, 4, 6), blob(rng, 70, 0, 60, 20)]
+    db, lab, _ = cluster(np.r_[a, home, b])
+    which = np.repeat([0, 1, 2], [len(a), len(home), len(b)])
+    assert len({majority(db, which == k)[0] for k in range(3)}) == 1  # chained
+    a_lab, a_share = majority(lab, which == 0)
+    b_lab, b_share = majority(lab, which == 2)
+    assert a_lab != b_lab and a_share >= 0.9 and b_share >= 0.9
+    assert majority(lab, which == 1)[1] == 1.0
