@@ -262,8 +262,12 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     daytime = ~young & (f["overnight_share"] <= params.daytime_max_overnight_share)
     no_visitors = (f["visitor_share"] < need) & ~open_group & ~daytime
 
-    mixed = (f["anchored_share"] >= params.mixed_anchored_share) & (
-        f["resident_offset_m"].fillna(0.0) >= params.mixed_offset_m
+    # public evidence: many distinct vehicles, most of them seen here once
+    open_use = f["one_time_vehicle_share"] >= params.crowd_one_time_share
+    mixed = (
+        ~(open_use & (f["vehicles"] >= params.mixed_crowd_min_vehicles))
+        & (f["anchored_share"] >= params.mixed_anchored_share)
+        & (f["resident_offset_m"].fillna(0.0) >= params.mixed_offset_m)
     )
 
     household = (
@@ -272,7 +276,8 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["anchored_share"] >= params.home_resident_anchored_share)
     )
     loyal = (
-        (f["loyal_share"] >= params.home_loyal_share)
+        ~(open_use & (f["vehicles"] >= params.loyal_crowd_min_vehicles))
+        & (f["loyal_share"] >= params.home_loyal_share)
         & (f["loyal_vehicles"] <= params.home_max_loyal_vehicles)
         & (f["overnight_share"] >= params.home_loyal_overnight_share)
     )

@@ -691,3 +691,30 @@ def test_handful_of_visits_among_homes_is_held_back_same_near_other_chargers_is_
     assert out.loc[0, "residential_odds"] == 20.0 and out.loc[1, "residential_odds"] == 1.0
     assert (out.loc[0, "site_class"], out.loc[0, "reasons"]) == ("unconfirmed", "thin_among_homes")
     assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
+
+
+def test_busy_charger_chained_with_a_loyal_household_next_door_is_public():
+    """A busy public AC charger (a mall's: ~60 sessions by ~50 drivers, most of them once) and
+    the home 10 m away whose two cars charge nowhere else, ~37 evenings and nights, chained by
+    the clustering into one site. The household is loyal (2 loyal vehicles do ~0.4 of the
+    sessions, ~0.4 of them overnight), which alone reads as a home that friends use; but a
+    site that dozens of drivers used once is open to the public, and with each driver counting
+    once its position is the charger's, not the drive's.
+
+    Expected: ``public`` (loyal_overnight does not apply: >= loyal_crowd_min_vehicles vehicles,
+    >= crowd_one_time_share of them once); the home alone stays ``residential``.
+    """
+    rng = np.random.default_rng(31)
+    home = home_sessions(rng)
+    home = home[home["vehicle"].str.startswith("home-")].copy()
+    home["lon"] = LON0 + 10.0 / (M_PER_DEG * np.cos(np.radians(LAT0)))
+    charger = mall_ac_sessions(rng, n=60)
+    homes = ("shopper-", "reg-")
+    merged = _classify((pd.concat([charger, home], ignore_index=True), 0.0), homes=homes)
+    row = merged.loc[0]
+    assert row["vehicles"] >= PARAMS.loyal_crowd_min_vehicles
+    assert row["one_time_vehicle_share"] >= PARAMS.crowd_one_time_share
+    assert row["loyal_vehicles"] == 2 and row["loyal_share"] >= PARAMS.home_loyal_share
+    assert row["overnight_share"] >= PARAMS.home_loyal_overnight_share
+    assert row["site_class"] == "public", row["reasons"]
+    assert _classify((home, 0.0)).loc[0, "site_class"] == "residential"
