@@ -169,7 +169,8 @@ def build_world(cfg: SimConfig, rng: np.random.Generator) -> World:
         oo = rng.choice(stable, size=min(k, len(stable)), replace=False)
         public.loc[oo, "optout_only"] = True
 
-    # workplaces: central, kept away from public stations
+    # workplaces: central; NOT kept away from public stations (a workplace car park, 20 m across,
+    # may hold a public charger or lie a few metres from one: docs/simulator.md)
     work_of = np.full(n, -1)
     w_idx = np.flatnonzero(has_work)
     w_lab = _groups(rng, len(w_idx), cfg.workplace_mean_vehicles)
