@@ -406,6 +406,17 @@ def test_young_garage_held_back_young_mall_published():
     assert out.loc[1, "site_class"] == "public"
 
 
+def household_next_to_mall(
+    rng: np.random.Generator, east_m: float, n: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A mall AC charger's ``n`` sessions at the origin, and the two household cars' sessions of
+    :func:`home_sessions` (no passers-by) ``east_m`` metres east: (charger, home)."""
+    home = home_sessions(rng)
+    home = home[home["vehicle"].str.startswith("home-")].copy()
+    home["lon"] = LON0 + east_m / (M_PER_DEG * np.cos(np.radians(LAT0)))
+    return mall_ac_sessions(rng, n=n), home
+
+
 def test_home_merged_with_public_charger_is_not_published():
     """Clustering chained a home 45 m east of a quiet public AC charger (30 sessions) into one
     site: the household's overnight sessions, about half of the site's, plug in 45 m from where
@@ -414,11 +425,7 @@ def test_home_merged_with_public_charger_is_not_published():
     Expected: ``residential`` with residence_inside (publishing it would place a public charger
     on somebody's drive); the charger alone, without the home, stays ``public``.
     """
-    rng = np.random.default_rng(12)
-    home = home_sessions(rng)
-    home = home[home["vehicle"].str.startswith("home-")].copy()
-    home["lon"] = LON0 + 45.0 / (M_PER_DEG * np.cos(np.radians(LAT0)))
-    charger = mall_ac_sessions(rng, n=30)
+    charger, home = household_next_to_mall(np.random.default_rng(12), east_m=45.0, n=30)
     homes = ("shopper-", "reg-")
     merged = _classify((pd.concat([charger, home], ignore_index=True), 0.0), homes=homes)
     assert merged.loc[0, "resident_offset_m"] == pytest.approx(45.0, abs=1.0)
@@ -704,11 +711,7 @@ def test_busy_charger_chained_with_a_loyal_household_next_door_is_public():
     Expected: ``public`` (loyal_overnight does not apply: >= loyal_crowd_min_vehicles vehicles,
     >= crowd_one_time_share of them once); the home alone stays ``residential``.
     """
-    rng = np.random.default_rng(31)
-    home = home_sessions(rng)
-    home = home[home["vehicle"].str.startswith("home-")].copy()
-    home["lon"] = LON0 + 10.0 / (M_PER_DEG * np.cos(np.radians(LAT0)))
-    charger = mall_ac_sessions(rng, n=60)
+    charger, home = household_next_to_mall(np.random.default_rng(31), east_m=10.0, n=60)
     homes = ("shopper-", "reg-")
     merged = _classify((pd.concat([charger, home], ignore_index=True), 0.0), homes=homes)
     row = merged.loc[0]
