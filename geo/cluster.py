@@ -60,6 +60,7 @@ __all__ = [
     "dbscan_weighted",
     "halo_resolution",
     "order_labels",
+    "rescue_noise",
     "run_partitions",
     "split_partitions",
     "stitch",
@@ -158,6 +159,73 @@ def _renumber_by_min_id(labels: IntArray, pid: IntArray) -> IntArray:
     rank[np.argsort(min_id, kind="stable")] = np.arange(uniq.size)
     out = labels.copy()
     out[member] = rank[inverse]
+    return out
+
+
+def rescue_noise(
+    xyz: npt.ArrayLike,
+    weights: npt.ArrayLike,
+    labels: npt.ArrayLike,
+    eps_m: float,
+    min_samples: float,
+    clearance_m: float,
+) -> IntArray:
+    """Give isolated groups of noise points clusters of their own, from a wider DBSCAN.
+
+    A quiet station in a wide car park (bays up to 15 m from its centre) may have five sessions
+    no two of which lie within the first DBSCAN's ``eps``: all noise. A second DBSCAN over the
+    noise points alone, with a wider ``eps_m`` and ``min_samples``, finds them. A group with a
+    point within ``clearance_m`` of a clustered point is the fringe of that cluster (poor fixes
+    around a busy site) and stays noise: a site of its own there would split a station.
+
+    Parameters
+    ----------
+    xyz, weights : array_like
+        Unit vectors (n, 3) and point weights (n,), as for :func:`dbscan_weighted`.
+    labels : array_like of int
+        The first clustering (``-1`` noise); point ids for ties are positions.
+    eps_m, min_samples : float
+        The second DBSCAN's radius (metres) and minimum weight of a core point.
+    clearance_m : float
+        Groups closer than this to a clustered point are not rescued.
+
+    Returns
+    -------
+    int64 ndarray
+        ``labels`` with the rescued groups numbered after the existing clusters, in the order
+        of their smallest point position.
+
+    Examples
+    --------
+    Four single sessions 12-25 m apart (noise at eps 10 m) become cluster 1; a lone point
+    stays noise; nothing to do on empty input.
+
+    >>> from geo.distance import unit_vectors
+    >>> dy = 1 / 111_195  # a metre of latitude
+    >>> lat = 42.0 + dy * np.array([0, 5, 1000, 1012, 1025, 1037, 5000.0])
+    >>> xyz = unit_vectors(lat, np.full(7, -71.0))
+    >>> rescue_noise(xyz, np.ones(7), [0, 0, -1, -1, -1, -1, -1], 30, 4, 40)
+    array([ 0,  0,  1,  1,  1,  1, -1])
+    >>> rescue_noise(np.empty((0, 3)), [], [], 30, 4, 40)
+    array([], dtype=int64)
+    """
+    v = np.ascontiguousarray(xyz, dtype=np.float64).reshape(-1, 3)
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    out = np.array(labels, dtype=np.int64).ravel()
+    noise = np.flatnonzero(out < 0)
+    if noise.size == 0:
+        return out
+    sub, _ = dbscan_weighted(v[noise], w[noise], eps_m, min_samples, ids=noise)
+    clustered = out >= 0
+    if clustered.any():
+        dist, _ = cKDTree(v[clustered]).query(
+            v[noise], distance_upper_bound=float(chord_from_m(clearance_m))
+        )
+        fringe = np.unique(sub[np.isfinite(dist) & (sub >= 0)])
+        sub[np.isin(sub, fringe)] = -1
+    keep = sub >= 0
+    _, rank = np.unique(sub[keep], return_inverse=True)  # sub is numbered by smallest position
+    out[noise[keep]] = out.max(initial=-1) + 1 + rank.ravel()
     return out
 
 

@@ -31,6 +31,7 @@ from geo.cluster import (
     Mapper,
     cluster_points,
     order_labels,
+    rescue_noise,
 )
 from geo.distance import unit_vectors, unit_vectors_to_latlng
 from geo.h3cells import cell_to_parent, get_resolution, latlng_to_cells
@@ -285,7 +286,9 @@ def refine_labels(
     params: ClusterParams,
 ) -> npt.NDArray[np.int64]:
     """DBSCAN labels split into density modes (:func:`geo.modes.split_modes`) when
-    ``params.split_modes``; points are the micro-points in cell order (their ids)."""
+    ``params.split_modes``, then isolated groups of noise rescued
+    (:func:`geo.cluster.rescue_noise`) unless ``params.rescue_min_sessions`` is 0; points are
+    the micro-points in cell order (their ids)."""
     if not params.split_modes:
         return labels
     modes = ModeParams(
@@ -296,7 +299,13 @@ def refine_labels(
         min_weight=params.mode_min_sessions,
         max_site_m=params.mode_max_site_m,
     )
-    return split_modes(xyz, weights, labels, modes)
+    split = split_modes(xyz, weights, labels, modes)
+    if params.rescue_min_sessions <= 0:
+        return split
+    return rescue_noise(
+        xyz, weights, split, params.rescue_eps_m, params.rescue_min_sessions,
+        params.rescue_clearance_m,
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------

@@ -111,3 +111,46 @@ def test_find_sites_places_a_chained_site_where_most_drivers_plug_in(
     assert (site.sessions, site.vehicles) == (40, 11)
     north_m = (site.lat - 35.0) * M_PER_DEG_LAT
     assert abs(north_m - 12 / 11) < 0.5  # the mean of 11 drivers' mean positions
+
+
+def _ring(n: int, radius_m: float, day: str = "2026-11-03") -> list[tuple]:
+    """One session each of ``n`` vehicles on a circle of ``radius_m`` around (36, 140)."""
+    t = np.arange(n) * 2 * np.pi / n
+    north, east = radius_m * np.sin(t), radius_m * np.cos(t)
+    lon_m = M_PER_DEG_LAT * np.cos(np.radians(36.0))
+    return [(f"r{i}", day, 36.0 + north[i] / M_PER_DEG_LAT, 140.0 + east[i] / lon_m, 7.0, 5.0)
+            for i in range(n)]  # fmt: skip
+
+
+def test_quiet_station_in_a_wide_car_park_is_rescued_from_noise():
+    """Five vehicles plugged in once each at a quiet station whose bays spread 14 m from its
+    centre: neighbouring sessions are 16.5 m apart, more than eps (15 m), so DBSCAN leaves all
+    five as noise. The rescue (a second DBSCAN over the noise, eps 30 m, 4 sessions) finds them.
+
+    Expected: one site of 5 sessions and 5 vehicles within 1 m of the centre; none with the
+    rescue turned off (``rescue_min_sessions=0``).
+    """
+    sessions = _sessions(_ring(5, 14.0))
+    sites, labels = find_sites(sessions, ClusterParams())
+    assert len(sites) == 1 and (labels == 0).all()
+    assert (sites.loc[0, "sessions"], sites.loc[0, "vehicles"]) == (5, 5)
+    assert abs(sites.loc[0, "lat"] - 36.0) * M_PER_DEG_LAT < 1.0
+    off, off_labels = find_sites(sessions, ClusterParams(rescue_min_sessions=0))
+    assert off.empty and (off_labels == -1).all()
+
+
+def test_fringe_of_a_busy_station_stays_noise():
+    """A station with 10 sessions at one spot, and eight stray fixes on a circle 20 m around it
+    (15.3 m apart: noise at eps 15 m, a group at the rescue's 30 m, but 20 m from the station's
+    sessions, within the 40 m clearance).
+
+    Expected: one site of 10 sessions; the eight strays stay noise (no second site to split
+    the station). Without the clearance they would become a ring-shaped site of their own.
+    """
+    rows = [("s", f"2026-11-{d:02d}", 36.0, 140.0, 7.0, 5.0) for d in range(1, 11)]
+    sessions = _sessions(rows + _ring(8, 20.0))
+    sites, labels = find_sites(sessions, ClusterParams())
+    assert len(sites) == 1 and sites.loc[0, "sessions"] == 10
+    assert (labels[:10] == 0).all() and (labels[10:] == -1).all()
+    ring, _ = find_sites(sessions, ClusterParams(rescue_clearance_m=0.0))
+    assert sorted(ring["sessions"]) == [8, 10]
