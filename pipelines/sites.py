@@ -287,25 +287,24 @@ def refine_labels(
 ) -> npt.NDArray[np.int64]:
     """DBSCAN labels split into density modes (:func:`geo.modes.split_modes`) when
     ``params.split_modes``, then isolated groups of noise rescued
-    (:func:`geo.cluster.rescue_noise`) unless ``params.rescue_min_sessions`` is 0; points are
-    the micro-points in cell order (their ids)."""
-    if not params.split_modes:
-        return labels
-    modes = ModeParams(
-        eps_m=params.eps_m,
-        bandwidth_m=params.mode_bandwidth_m,
-        link_m=params.mode_link_m,
-        persistence=params.mode_persistence,
-        min_weight=params.mode_min_sessions,
-        max_site_m=params.mode_max_site_m,
-    )
-    split = split_modes(xyz, weights, labels, modes)
-    if params.rescue_min_sessions <= 0:
-        return split
-    return rescue_noise(
-        xyz, weights, split, params.rescue_eps_m, params.rescue_min_sessions,
-        params.rescue_clearance_m,
-    )  # fmt: skip
+    (:func:`geo.cluster.rescue_noise`) unless ``params.rescue_min_sessions`` is 0 (each step on
+    its own); points are the micro-points in cell order (their ids)."""
+    if params.split_modes:
+        modes = ModeParams(
+            eps_m=params.eps_m,
+            bandwidth_m=params.mode_bandwidth_m,
+            link_m=params.mode_link_m,
+            persistence=params.mode_persistence,
+            min_weight=params.mode_min_sessions,
+            max_site_m=params.mode_max_site_m,
+        )
+        labels = split_modes(xyz, weights, labels, modes)
+    if params.rescue_min_sessions > 0:
+        labels = rescue_noise(
+            xyz, weights, labels, params.rescue_eps_m, params.rescue_min_sessions,
+            params.rescue_clearance_m,
+        )  # fmt: skip
+    return labels
 
 
 # --------------------------------------------------------------------------------------------
@@ -348,10 +347,7 @@ def summarise_sites(
     k = int(lab_values.max(initial=-1)) + 1
     m = lab >= 0
     a, lm = agg.loc[m], lab[m]
-    if np.unique(lm).size != k:
-        raise ValueError("cell labels must number the clusters 0..k-1 without gaps")
-    sums = _driver_weighted_sums(a, lm, k)
-    lat, lon = unit_vectors_to_latlng(sums.astype(np.float64))
+    lat, lon = unit_vectors_to_latlng(_driver_weighted_sums(a, lm, k))
     relabel, order = order_labels(np.arange(k), lat, lon)
     cl = relabel[lm]
 
@@ -397,7 +393,9 @@ def _driver_weighted_sums(
     plug in, not where one household's many sessions pull it. Integer per-vehicle sums, then
     float means summed in (cluster, vehicle) order: the same input gives the same bits.
     """
-    if not k:
+    if lm.size == 0:
+        if k:
+            raise ValueError("cell labels must number the clusters 0..k-1 without gaps")
         return np.zeros((0, 3))
     vkey = a["vkey"].to_numpy(np.uint64)
     by = np.lexsort((vkey, lm))
@@ -408,7 +406,10 @@ def _driver_weighted_sums(
         [np.add.reduceat(a[c].to_numpy(np.int64)[by], start) for c in ("sx", "sy", "sz")], axis=1
     ) / n[:, None].astype(np.float64)
     cluster = lm[start]
-    return np.add.reduceat(per_vehicle, np.flatnonzero(np.r_[True, cluster[1:] != cluster[:-1]]))
+    first = np.flatnonzero(np.r_[True, cluster[1:] != cluster[:-1]])
+    if first.size != k or cluster[-1] != k - 1:
+        raise ValueError("cell labels must number the clusters 0..k-1 without gaps")
+    return np.add.reduceat(per_vehicle, first)
 
 
 def _lookup(cell_labels: pd.Series, cells: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
