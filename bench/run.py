@@ -60,12 +60,15 @@ def _stage_setup(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def _params(a: argparse.Namespace) -> Any:
-    """ClusterParams with the command line's overrides (``--micro-res``, ``--no-split``)."""
+    """ClusterParams with the command line's overrides (``--micro-res``, ``--no-split``,
+    ``--no-rescue``)."""
     from pipelines.config import ClusterParams
 
     over: dict[str, Any] = {"micro_res": a.micro_res} if a.micro_res else {}
     if a.no_split:
         over["split_modes"] = False
+    if a.no_rescue:
+        over["rescue_min_sessions"] = 0.0
     return ClusterParams(**over)
 
 
@@ -337,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", help="scratch folder (default: a temporary one)")
     ap.add_argument("--micro-res", type=int, help="override ClusterParams.micro_res")
     ap.add_argument(
+        "--no-rescue", action="store_true", help="no noise rescue (rescue_min_sessions 0)"
+    )
+    ap.add_argument(
         "--no-split", action="store_true", help="DBSCAN only (ClusterParams.split_modes off)"
     )
     # child-process arguments
@@ -353,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         STAGE_ARGS.extend(["--micro-res", str(a.micro_res)])
     if a.no_split:
         STAGE_ARGS.append("--no-split")
+    if a.no_rescue:
+        STAGE_ARGS.append("--no-rescue")
     work = Path(a.work) if a.work else Path(tempfile.mkdtemp(prefix="chargepoints-bench-"))
     cmd = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
     print(f"## `{cmd.strip()}` ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)\n", flush=True)

@@ -249,6 +249,10 @@ def _merge_persistent(
     lo, hi, saddle = lo[order], hi[order], saddle[order]
     first = np.r_[True, (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])][: lo.size]
     lo, hi, saddle = lo[first], hi[first], saddle[first]
+    # a component's peak is at least each member's: an edge that fails against its own two
+    # basins' peaks fails against their components' too, so only the others enter the loop
+    ok = saddle >= persistence * np.minimum(rho[lo], rho[hi])
+    lo, hi, saddle = lo[ok], hi[ok], saddle[ok]
     order = np.lexsort((pp[hi], pp[lo], -saddle))
     root = np.arange(m, dtype=np.int64)
     par = {}  # union-find over the few basins that have edges (one loop step per edge)
