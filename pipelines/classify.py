@@ -16,9 +16,11 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    home garage, and a quiet rural quick charger used mostly by a few locals is still public.
 2. *A home*: one vehicle does most of the charging, overnight or for long stays
    (``dominant_vehicle``), or the household's vehicles that sleep there do a large share while
-   friends drop by (``household``), or one or two vehicles that do nearly all their charging
-   there do a good share of its sessions, partly overnight (``loyal_overnight``): drivers
-   without a home charger spread their sessions over several public chargers.
+   friends drop by (``household``; the top vehicle sleeps there in earnest: many of its own
+   sessions there are overnight, or it does most of its charging there), or one or two
+   vehicles that do nearly all their charging there do a good share of its sessions, partly
+   overnight (``loyal_overnight``): drivers without a home charger spread their sessions over
+   several public chargers.
 3. *A shared garage*: overnight charging by a closed group of regulars or by vehicles that
    sleep there (``overnight`` + ``closed_regular_group`` / ``resident_vehicles``).
    Where many vehicles charge within a kilometre (``local_sessions_per_day``), a public
@@ -37,7 +39,8 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    A site where vehicles that sleep there plug in tens of metres away from its visitors is a
    residence merged with the charger next to it (``residence_inside``) and is residential.
 7. *Satellites* of an excluded site (its vehicles sleep at that site, within ``satellite_m``)
-   take its class: garage fragments split off by poor GPS in car parks.
+   take its class if partly used overnight: garage fragments split off by poor GPS in car
+   parks keep the garage's evenings and nights.
 8. Everything else is *public*; a site used by fewer than ``min_vehicles`` distinct vehicles is
    ``too_few_vehicles`` (k-anonymity) instead of public or unconfirmed, and that reason is
    added to every class where it applies.
@@ -68,6 +71,8 @@ __all__ = [
 FEATURE_COLUMNS: tuple[str, ...] = (
     "top_vehicle_share",  # sessions of the most frequent vehicle / sessions
     "top2_vehicle_share",  # sessions of the two most frequent vehicles / sessions
+    "top_vehicle_overnight_share",  # overnight share of the top vehicle's sessions here
+    "top_vehicle_loyalty",  # the top vehicle's sessions here / all its sessions in the window
     "regular_vehicles",  # vehicles with >= regular_min_sessions sessions here
     "regulars_share",  # share of sessions by those regulars
     "one_time_vehicle_share",  # vehicles seen exactly once / vehicles
@@ -178,13 +183,10 @@ def site_features(
     codes = pd.factorize(sessions["vehicle"], sort=False)[0].astype(np.int64)
     vcode = codes[used]
     pairs = _pairs(cl, vcode)
-    feats = _aggregate(cl, table, vcode, pairs, n_sites, params.regular_min_sessions)
+    totals = np.bincount(codes, minlength=int(codes.max(initial=-1)) + 1)
+    feats = _aggregate(cl, table, vcode, pairs, n_sites, params.regular_min_sessions, totals)
     feats["loyal_share"], feats["loyal_vehicles"] = _loyal(
-        cl,
-        pairs,
-        np.bincount(codes, minlength=int(codes.max(initial=-1)) + 1),
-        n_sites,
-        params.loyal_vehicle_share,
+        cl, pairs, totals, n_sites, params.loyal_vehicle_share
     )
     sat_of, sat_share, anchored, visitors, role = _anchors(
         cl, pairs, table["overnight"], sites, n_sites, params.satellite_m
@@ -274,6 +276,10 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         (f["top_vehicle_share"] >= params.home_resident_top_share)
         & (f["resident_share"] >= params.home_resident_top_share)
         & (f["anchored_share"] >= params.home_resident_anchored_share)
+        & (
+            (f["top_vehicle_overnight_share"] >= params.home_resident_top_overnight_share)
+            | (f["top_vehicle_loyalty"] >= params.home_resident_top_loyalty)
+        )
     )
     loyal = (
         ~(open_use & (f["vehicles"] >= params.loyal_crowd_min_vehicles))
@@ -321,6 +327,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         ~quick.to_numpy()
         & np.isin(base, ["public", "unconfirmed"])
         & (f["satellite_share"].to_numpy() >= params.satellite_share)
+        & (f["overnight_share"].to_numpy() >= params.satellite_min_overnight_share)
         & (anchor_class != "public")
     )
     site_class = np.where(satellite, anchor_class, base)
@@ -494,6 +501,7 @@ def _aggregate(
     pairs: _Pairs,
     k: int,
     regular_min: int,
+    totals: np.ndarray,
 ) -> pd.DataFrame:
     """All features for ``k`` clusters from labelled sessions, with bincounts and sorts."""
     n = np.bincount(cl, minlength=k).astype(np.float64)
@@ -512,6 +520,10 @@ def _aggregate(
     second = np.r_[False, first[:-1]] & ~first
     top1 = np.zeros(k)
     top1[pcl_o[first]] = cnt_o[first]
+    top_nights = np.zeros(k)
+    top_nights[pcl_o[first]] = nights[order][first]
+    top_total = np.ones(k)
+    top_total[pcl_o[first]] = totals[pairs.vehicle[order][first]]
     top2 = top1.copy()
     np.add.at(top2, pcl_o[second], cnt_o[second])
     regular = cnt >= regular_min
@@ -541,6 +553,8 @@ def _aggregate(
         {
             "top_vehicle_share": top1 / safe,
             "top2_vehicle_share": top2 / safe,
+            "top_vehicle_overnight_share": top_nights / np.maximum(top1, 1.0),
+            "top_vehicle_loyalty": top1 / top_total,
             "regular_vehicles": np.bincount(pcl, weights=regular, minlength=k).astype(np.int64),
             "regulars_share": np.bincount(pcl, weights=cnt * regular, minlength=k) / safe,
             "one_time_vehicle_share": np.bincount(pcl, weights=cnt == 1, minlength=k) / n_veh,

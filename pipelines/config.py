@@ -122,6 +122,13 @@ class ClassifyParams:
     #: the household's car sleeps here, while a local who often overnights at a quiet public
     #: charger sleeps at home more often (its anchor is elsewhere)
     home_resident_anchored_share: float = 0.2
+    #: ...and the top vehicle sleeps here in earnest: >= home_resident_top_overnight_share of
+    #: its own sessions here are overnight, or it does >= home_resident_top_loyalty of all its
+    #: charging here. A driver without a home charger who uses a quiet public charger mostly by
+    #: day, with a few evening top-ups, is anchored there too but does neither (simulated
+    #: 400/3,000-vehicle fleets: 9 eligible public sites recovered, no home lost)
+    home_resident_top_overnight_share: float = 0.4
+    home_resident_top_loyalty: float = 0.6
     #: residential: vehicles that do >= loyal_vehicle_share of all their charging here (with
     #: >= 2 sessions) do >= home_loyal_share of the site's sessions, >= home_loyal_overnight_share
     #: of them overnight: a home friends also use. Drivers without a home charger spread their
@@ -178,6 +185,11 @@ class ClassifyParams:
     #: satellite_share of its sessions by them, shares that site's class (garage GPS fragments)
     satellite_m: float = 150.0
     satellite_share: float = 0.5
+    #: ...if >= satellite_min_overnight_share of its sessions are overnight: a GPS fragment
+    #: has its garage's evenings and nights, while a public charger next to a garage that the
+    #: residents use by day does not (simulated 400-vehicle fleets: 3 eligible public sites
+    #: recovered; no fragment of the 3,000/60,000-vehicle fleets released)
+    satellite_min_overnight_share: float = 0.3
     #: public evidence: at least this share of sessions by vehicles that sleep at another site
     #: (simulated public sites: >= 0.33 at the 5th percentile after a week; garages: ~0).
     #: A site without it (all users new, or all sleeping here) is held back until it has.

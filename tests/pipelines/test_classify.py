@@ -230,13 +230,14 @@ def test_apartment_garage_with_regular_vehicles_overnight(vehicles):
 
 
 def test_garage_fragment_is_satellite_of_the_garage():
-    """Poor GPS in a car park splits off a fragment 80 m away with 3 sessions of 3 residents.
+    """Poor GPS in a car park splits off a fragment 80 m away with 3 of the residents' usual
+    sessions (evening plug-ins staying the night).
 
     Expected: the garage ``residential``; the fragment ``residential`` with reason satellite
-    (on its own it looks like a little-used public site).
+    (on its own it looks like a little-used site).
     """
     garage = garage_sessions(np.random.default_rng(3), 8)
-    fragment = _sessions(["res-0", "res-1", "res-2"], [2, 5, 9], [12.0, 13.0, 15.0], [2.0] * 3)
+    fragment = _sessions(["res-0", "res-1", "res-2"], [2, 5, 9], [19.0, 20.0, 22.0], [10.0] * 3)
     out = _classify((garage, 0.0), (fragment, 80.0))
     assert out["site_class"].tolist() == ["residential", "residential"]
     assert "satellite" in out.loc[1, "reasons"].split(";")
@@ -245,6 +246,25 @@ def test_garage_fragment_is_satellite_of_the_garage():
     far = _classify((garage, 0.0), (fragment, 400.0))
     assert far.loc[1, "site_class"] == "unconfirmed" and far.loc[1, "satellite_of"] == -1
     assert "too_few_sessions" in far.loc[1, "reasons"].split(";")
+
+
+def test_public_charger_next_to_a_garage_its_residents_use_by_day():
+    """A public AC charger 80 m from an apartment garage: five of the garage's residents top up
+    there in the daytime (9-15 h, 1.5-2 h), three drivers from elsewhere once each. Most of
+    its sessions are by vehicles that sleep at the garage, as with a GPS fragment of the
+    garage, but none is overnight: a fragment has the garage's evenings and nights.
+
+    Expected: the garage ``residential``; the charger ``public`` (not a satellite).
+    """
+    garage = garage_sessions(np.random.default_rng(3), 8)
+    residents = _sessions([f"res-{i}" for i in range(5)], [1, 4, 8, 11, 15],
+                          [9.0, 11.0, 12.5, 14.0, 15.0], [1.5, 2.0, 1.5, 2.0, 1.5])  # fmt: skip
+    others = _sessions(["pub-0", "pub-1", "pub-2"], [3, 9, 13], 10.0, 1.5)
+    out = _classify((garage, 0.0), (pd.concat([residents, others]), 80.0), homes=("pub-",))
+    assert out.loc[0, "site_class"] == "residential"
+    assert out.loc[1, "satellite_of"] == 0 and out.loc[1, "satellite_share"] == 5 / 8
+    assert out.loc[1, "overnight_share"] == 0.0
+    assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
 
 
 def test_quiet_rural_dc_charger_used_by_a_few_locals():
@@ -304,7 +324,8 @@ def test_features_by_hand():
       not overnight), Sat 08:00 for 3 h (weekend);
     * b: Wed 07:00 for 8 h, DC 50 kW (weekday daytime, same day).
 
-    Expected: top share 3/4, regulars (>= 4 sessions) none, one-time vehicles 1/2,
+    Expected: top share 3/4 (1/3 of a's sessions overnight, all of its charging here),
+    regulars (>= 4 sessions) none, one-time vehicles 1/2,
     overnight 1/4, evening 2/4, weekday daytime 1/4, weekend 1/4, dwell median 5.5 h,
     DC share 1/4, active days 4, span 6 days, peak hour 7 (lowest of the tied hours).
     """
@@ -314,6 +335,8 @@ def test_features_by_hand():
     expected = {
         "top_vehicle_share": 0.75,
         "top2_vehicle_share": 1.0,
+        "top_vehicle_overnight_share": 1 / 3,
+        "top_vehicle_loyalty": 1.0,
         "regular_vehicles": 0,
         "regulars_share": 0.0,
         "one_time_vehicle_share": 0.5,
@@ -613,6 +636,35 @@ def test_quiet_charger_a_local_often_overnights_at_is_public():
     assert row["top_vehicle_share"] == pytest.approx(6 / 11)
     assert row["resident_share"] >= PARAMS.home_resident_top_share
     assert row["anchored_share"] == 0.0
+    assert row["site_class"] == "public", row["reasons"]
+
+
+def test_quiet_charger_a_homeless_local_uses_by_day_is_public():
+    """A quiet public AC charger in a small fleet: a local without a home charger does 8 of
+    its 20 sessions here, mostly by day (9-16 h), three of them evening top-ups of 2.5-3 h
+    that count as overnight; its other 12 are daytime sessions at a charger 3 km away, so it
+    "sleeps" here (no nights anywhere else). Seven drivers who sleep at home charge here once
+    each in the daytime.
+
+    The local does 8/15 = 0.53 of the sessions, has three nights here and is anchored here:
+    the household rule's counts match. But only 3/8 of its own sessions here are overnight
+    and it does only 8/20 = 0.4 of its charging here; a household car sleeps at home (most
+    of its sessions there overnight) or charges mostly there.
+
+    Expected: ``public`` (not household).
+    """
+    local = _sessions(["local"] * 8, [0, 2, 5, 7, 9, 12, 14, 16],
+                      [9, 12, 19, 13, 16, 10, 20, 14], [1.5, 2, 3, 1.5, 2.5, 1, 3, 2])  # fmt: skip
+    others = _sessions([f"pub-{i}" for i in range(7)], [1, 3, 4, 6, 8, 10, 11], 11.0, 1.5)
+    elsewhere = _sessions(["local"] * 12, np.arange(1, 25, 2), 12.0, 1.5)
+    out = _classify((pd.concat([local, others], ignore_index=True), 0.0),
+                    (elsewhere, 3000.0), homes=("pub-",))  # fmt: skip
+    row = out.loc[0]
+    assert row["top_vehicle_share"] == pytest.approx(8 / 15)
+    assert row["resident_share"] >= PARAMS.home_resident_top_share
+    assert row["anchored_share"] == pytest.approx(8 / 15)
+    assert row["top_vehicle_overnight_share"] == pytest.approx(3 / 8)
+    assert row["top_vehicle_loyalty"] == pytest.approx(8 / 20)
     assert row["site_class"] == "public", row["reasons"]
 
 
