@@ -248,6 +248,24 @@ def test_garage_fragment_is_satellite_of_the_garage():
     assert "too_few_sessions" in far.loc[1, "reasons"].split(";")
 
 
+def test_garage_fragment_that_passers_by_also_use_is_satellite():
+    """A GPS fragment of a garage 80 m away in a dense fleet: four residents' usual evening
+    sessions staying the night, and five drivers from elsewhere who plugged in once by day
+    nearby. The residents do 4/9 = 0.44 of its sessions, all of them overnight.
+
+    Expected: the fragment ``residential`` (satellite), not a public site of 9 vehicles.
+    """
+    garage = garage_sessions(np.random.default_rng(3), 8)
+    fragment = _sessions([f"res-{i}" for i in range(4)], [2, 5, 9, 12], [19.0, 20.0, 21.0, 22.0],
+                         10.0)  # fmt: skip
+    others = _sessions([f"pub-{i}" for i in range(5)], [1, 3, 6, 8, 11], 12.0, 1.5)
+    out = _classify((garage, 0.0), (pd.concat([fragment, others]), 80.0), homes=("pub-",))
+    assert out.loc[1, "satellite_of"] == 0
+    assert out.loc[1, "satellite_share"] == pytest.approx(4 / 9)
+    assert out.loc[1, "site_class"] == "residential"
+    assert "satellite" in out.loc[1, "reasons"].split(";")
+
+
 def test_public_charger_next_to_a_garage_its_residents_use_by_day():
     """A public AC charger 80 m from an apartment garage: five of the garage's residents top up
     there in the daytime (9-15 h, 1.5-2 h), three drivers from elsewhere once each. Most of
