@@ -182,14 +182,14 @@ def site_features(
     table = _session_table(s)
     codes = pd.factorize(sessions["vehicle"], sort=False)[0].astype(np.int64)
     vcode = codes[used]
-    pairs = _pairs(cl, vcode)
+    pairs = _pairs(cl, vcode, table["overnight"])
     totals = np.bincount(codes, minlength=int(codes.max(initial=-1)) + 1)
     feats = _aggregate(cl, table, vcode, pairs, n_sites, params.regular_min_sessions, totals)
     feats["loyal_share"], feats["loyal_vehicles"] = _loyal(
         cl, pairs, totals, n_sites, params.loyal_vehicle_share
     )
     sat_of, sat_share, anchored, visitors, role = _anchors(
-        cl, pairs, table["overnight"], sites, n_sites, params.satellite_m
+        cl, pairs, sites, n_sites, params.satellite_m
     )
     vis = role == 2
     feats["visitor_weekday_daytime_share"] = np.bincount(
@@ -484,14 +484,17 @@ class _Pairs(NamedTuple):
     vehicle: np.ndarray  # per pair
     inverse: np.ndarray  # per session: its pair
     sessions: np.ndarray  # per pair: session count
+    nights: np.ndarray  # per pair: overnight session count
     n_vehicles: int
 
 
-def _pairs(cl: np.ndarray, vcode: np.ndarray) -> _Pairs:
+def _pairs(cl: np.ndarray, vcode: np.ndarray, overnight: np.ndarray) -> _Pairs:
     """One sort of the labelled sessions into (site, vehicle) pairs, shared by the features."""
     nv = int(vcode.max(initial=-1)) + 1 or 1
     pair, inv, cnt = np.unique(cl * nv + vcode, return_inverse=True, return_counts=True)
-    return _Pairs(pair // nv, pair % nv, inv.ravel(), cnt, nv)
+    inv = inv.ravel()
+    nights = np.bincount(inv, weights=overnight, minlength=cnt.size)
+    return _Pairs(pair // nv, pair % nv, inv, cnt, nights, nv)
 
 
 def _aggregate(
@@ -512,7 +515,7 @@ def _aggregate(
 
     # per (cluster, vehicle) session counts
     nv, pcl, cnt = pairs.n_vehicles, pairs.site, pairs.sessions
-    nights = np.bincount(pairs.inverse, weights=t["overnight"], minlength=cnt.size)
+    nights = pairs.nights
     resident = nights >= 2
     order = np.lexsort((-cnt, pcl))  # per cluster, most sessions first
     pcl_o, cnt_o = pcl[order], cnt[order]
@@ -582,7 +585,6 @@ def _aggregate(
 def _anchors(
     cl: np.ndarray,
     pairs: _Pairs,
-    overnight: np.ndarray,
     sites: pd.DataFrame,
     k: int,
     radius_m: float,
@@ -610,7 +612,7 @@ def _anchors(
     nv, pcl, pveh, inv, cnt = (
         pairs.n_vehicles, pairs.site, pairs.vehicle, pairs.inverse, pairs.sessions,
     )  # fmt: skip
-    nights = np.bincount(inv, weights=overnight, minlength=cnt.size)
+    nights = pairs.nights
     n_max = int(cnt.max()) + 1
     rank = ((n_max - nights.astype(np.int64)) * n_max + (n_max - cnt)) * k + pcl
     order = _group_order(pveh, rank)  # per vehicle: most nights, most sessions, lowest label
