@@ -277,7 +277,8 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["resident_share"] >= params.home_resident_top_share)
         & (f["anchored_share"] >= params.home_resident_anchored_share)
         & (
-            (f["top_vehicle_overnight_share"] >= params.home_resident_top_overnight_share)
+            dominant
+            | (f["top_vehicle_overnight_share"] >= params.home_resident_top_overnight_share)
             | (f["top_vehicle_loyalty"] >= params.home_resident_top_loyalty)
         )
     )

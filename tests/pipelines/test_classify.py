@@ -686,6 +686,31 @@ def test_quiet_charger_a_homeless_local_uses_by_day_is_public():
     assert row["site_class"] == "public", row["reasons"]
 
 
+def test_home_whose_car_mostly_tops_up_by_day_is_residential():
+    """A home in a dense fleet (simulated seed 1's one new leak when the household rule first
+    asked for a car sleeping there in earnest): the household car does 7 of the 11 sessions,
+    only 2 of them overnight, and 10 more sessions by day 3 km away (7/17 = 0.41 of its
+    charging here); four friends plug in once each for an evening top-up.
+
+    The car falls short of both "in earnest" tests, but it does 7/11 = 0.64 of the sessions and
+    sleeps here: one vehicle dominating a site where it sleeps is a home whatever its hours.
+
+    Expected: ``residential`` (household).
+    """
+    car = _sessions(["car"] * 7, [0, 2, 4, 6, 8, 10, 12], [19, 10, 13, 20, 11, 14, 9],
+                    [3, 2, 1.5, 10, 2, 1.5, 3])  # fmt: skip
+    friends = _sessions([f"friend-{i}" for i in range(4)], [1, 5, 9, 11], 18.0, 1.5)
+    elsewhere = _sessions(["car"] * 10, np.arange(1, 21, 2), 12.0, 1.5)
+    out = _classify((pd.concat([car, friends], ignore_index=True), 0.0),
+                    (elsewhere, 3000.0), homes=("friend-",))  # fmt: skip
+    row = out.loc[0]
+    assert row["top_vehicle_share"] == pytest.approx(7 / 11)
+    assert row["top_vehicle_overnight_share"] == pytest.approx(2 / 7)
+    assert row["top_vehicle_loyalty"] == pytest.approx(7 / 17)
+    assert row["site_class"] == "residential"
+    assert "household" in row["reasons"].split(";")
+
+
 def test_homes_chained_into_one_site_amid_dense_fleet_are_residential():
     """In a neighbourhood where ~250 sessions a day are plugged in (a dense 60k fleet): ten
     households on a row of lots a few metres apart, chained by the clustering into one site.
