@@ -524,10 +524,11 @@ def _aggregate(
     second = np.r_[False, first[:-1]] & ~first
     top1 = np.zeros(k)
     top1[pcl_o[first]] = cnt_o[first]
+    top = order[first]  # per cluster with sessions: its top (site, vehicle) pair
     top_nights = np.zeros(k)
-    top_nights[pcl_o[first]] = nights[order][first]
+    top_nights[pcl[top]] = nights[top]
     top_total = np.ones(k)
-    top_total[pcl_o[first]] = totals[pairs.vehicle[order][first]]
+    top_total[pcl[top]] = totals[pairs.vehicle[top]]
     top2 = top1.copy()
     np.add.at(top2, pcl_o[second], cnt_o[second])
     regular = cnt >= regular_min
