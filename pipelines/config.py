@@ -126,8 +126,9 @@ class ClassifyParams:
     #: its own sessions here are overnight, or it does >= home_resident_top_loyalty of all its
     #: charging here. A driver without a home charger who uses a quiet public charger mostly by
     #: day, with a few evening top-ups, is anchored there too but does neither. A top vehicle
-    #: doing >= home_top_vehicle_share of the sessions needs neither (simulated 400/3,000-
-    #: vehicle fleets: 9 eligible public sites recovered, no home released)
+    #: doing >= home_top_vehicle_share of the sessions needs neither (simulated fleets, with
+    #: the satellite guard below: recall up on 7 of 10 400-vehicle and 4 of 6 3,000-vehicle
+    #: fleets, no private site added on any fleet; docs/quality.md, fifth session)
     home_resident_top_overnight_share: float = 0.4
     home_resident_top_loyalty: float = 0.6
     #: residential: vehicles that do >= loyal_vehicle_share of all their charging here (with
