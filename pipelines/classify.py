@@ -40,7 +40,9 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    residence merged with the charger next to it (``residence_inside``) and is residential.
 7. *Satellites* of an excluded site (its vehicles sleep at that site, within ``satellite_m``)
    take its class if partly used overnight: garage fragments split off by poor GPS in car
-   parks keep the garage's evenings and nights.
+   parks keep the garage's evenings and nights. A fragment whose vehicles sleep at several
+   sites nearby (no one of them its satellite_of) and spent nights here too is residential
+   (``neighbour_sleepers``).
 8. Everything else is *public*; a site used by fewer than ``min_vehicles`` distinct vehicles is
    ``too_few_vehicles`` (k-anonymity) instead of public or unconfirmed, and that reason is
    added to every class where it applies.
@@ -97,6 +99,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "resident_offset_m",  # distance between where anchored vehicles and visitors plug in
     "satellite_of",  # cluster within satellite_m whose vehicles do most charging here, or -1
     "satellite_share",  # share of sessions by vehicles that charge mostly at `satellite_of`
+    "neighbour_sleeper_share",  # sessions by vehicles sleeping at a site nearby, with a night here
     "loyal_share",  # share of sessions by vehicles doing >= loyal_vehicle_share of all theirs here
     "loyal_vehicles",  # how many such vehicles
     "visitor_weekday_daytime_share",  # weekday_daytime_share of the visitors' sessions only
@@ -130,6 +133,8 @@ REASONS: dict[str, str] = {
     "more likely a home than a public charger",
     "residents_in_busy_area": "vehicles that sleep here do most of the charging, much of it "
     "overnight, where many vehicles charge nearby: homes or a garage, not a public charger",
+    "neighbour_sleepers": "vehicles that sleep at a site next door also spend nights here: a "
+    "fragment of a garage or home split off by GPS error",
 }
 
 #: a fix reporting worse accuracy than this is "poor" (good telematics fixes: 3-10 m)
@@ -188,20 +193,19 @@ def site_features(
     feats["loyal_share"], feats["loyal_vehicles"] = _loyal(
         cl, pairs, totals, n_sites, params.loyal_vehicle_share
     )
-    sat_of, sat_share, anchored, visitors, role = _anchors(
-        cl, pairs, sites, n_sites, params.satellite_m
-    )
-    vis = role == 2
+    anchors = _anchors(cl, pairs, sites, n_sites, params.satellite_m, params.neighbour_m)
+    vis = anchors.role == 2
     feats["visitor_weekday_daytime_share"] = np.bincount(
         cl, weights=table["weekday_daytime"] & vis, minlength=n_sites
     ) / np.maximum(np.bincount(cl, weights=vis, minlength=n_sites), 1)
     feats["resident_offset_m"] = _offset_m(
-        cl, role, s["lat"].to_numpy(np.float64), s["lon"].to_numpy(np.float64), n_sites
+        cl, anchors.role, s["lat"].to_numpy(np.float64), s["lon"].to_numpy(np.float64), n_sites
     )
-    feats["anchored_share"] = anchored
-    feats["visitor_share"] = visitors
-    feats["satellite_of"] = sat_of
-    feats["satellite_share"] = sat_share
+    feats["anchored_share"] = anchors.anchored
+    feats["visitor_share"] = anchors.visitors
+    feats["satellite_of"] = anchors.satellite_of
+    feats["satellite_share"] = anchors.satellite_share
+    feats["neighbour_sleeper_share"] = anchors.neighbour_sleepers
     feats = feats.iloc[sites["cluster"].to_numpy(dtype=np.int64)].reset_index(drop=True)
     out = sites.reset_index(drop=True).copy()
     feats["local_sessions_per_day"] = _local_rate(sessions, out)
@@ -331,7 +335,15 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["overnight_share"].to_numpy() >= params.satellite_min_overnight_share)
         & (anchor_class != "public")
     )
-    site_class = np.where(satellite, anchor_class, base)
+    # ...and so do fragments whose vehicles sleep at several sites nearby, partly overnight here
+    fragment = (
+        ~quick.to_numpy()
+        & np.isin(base, ["public", "unconfirmed"])
+        & ~satellite
+        & (f["neighbour_sleeper_share"].to_numpy() >= params.neighbour_sleeper_share)
+        & (f["overnight_share"].to_numpy() >= params.satellite_min_overnight_share)
+    )
+    site_class = np.where(satellite, anchor_class, np.where(fragment, "residential", base))
     # the local prior: where residential sites far outnumber public ones, a thin site is a home
     odds = _residential_odds(f, site_class)
     among_homes = (
@@ -362,6 +374,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         "long_dwell": (work | private | home) & long_dwell,
         "satellite": satellite,
         "residence_inside": (home | garage) & mixed,
+        "neighbour_sleepers": pd.Series(fragment, index=f.index),
     }
     out = f.copy()
     out["residential_odds"] = odds
@@ -584,33 +597,46 @@ def _aggregate(
     )
 
 
+class _Anchors(NamedTuple):
+    """Per site (``satellite_of`` ... ``neighbour_sleepers``) and per session (``role``)."""
+
+    satellite_of: np.ndarray
+    satellite_share: np.ndarray
+    anchored: np.ndarray
+    visitors: np.ndarray
+    neighbour_sleepers: np.ndarray
+    role: np.ndarray
+
+
 def _anchors(
     cl: np.ndarray,
     pairs: _Pairs,
     sites: pd.DataFrame,
     k: int,
     radius_m: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    neighbour_m: float,
+) -> _Anchors:
     """Where each site's vehicles sleep: anchored share, and the nearby site it is a satellite of.
 
     Every vehicle has an *anchor*: the site where it has the most overnight sessions, then the
     most sessions, then the lowest label — where it "sleeps". Per site this gives:
 
-    * ``anchored_share`` / ``visitor_share``: the share of its sessions by vehicles anchored
-      here / elsewhere (a garage's residents are anchored at the garage; most of a public
-      charger's users sleep elsewhere). A vehicle with a single session in the window has no
-      anchor yet and counts in neither;
+    * ``anchored`` / ``visitors``: the share of its sessions by vehicles anchored here /
+      elsewhere (a garage's residents are anchored at the garage; most of a public charger's
+      users sleep elsewhere). A vehicle with a single session in the window has no anchor yet
+      and counts in neither;
     * ``satellite_of`` / ``satellite_share``: the other site within ``radius_m`` at which the
       vehicles doing most of this site's charging are anchored, and their share of its sessions
       (``-1``/0 when none). Garage fragments split off by poor GPS in a car park are typical;
+    * ``neighbour_sleepers``: the share of its sessions by vehicles anchored at *any* other site
+      within ``neighbour_m`` that also spent a night here. A fragment of a garage whose
+      residents sleep at several fragments nearby has many; a public charger, whose neighbours
+      rarely stay the night, few;
     * per session, its vehicle's role here: 1 anchored, 2 visitor, 0 no anchor yet.
     """
-    sat_of = np.full(k, -1, dtype=np.int64)
-    share = np.zeros(k)
-    anchored = np.zeros(k)
-    visitors = np.zeros(k)
     if cl.size == 0:
-        return sat_of, share, anchored, visitors, np.zeros(0, np.int8)
+        z = np.zeros(k)
+        return _Anchors(np.full(k, -1, dtype=np.int64), z, z, z, z, np.zeros(0, np.int8))
     nv, pcl, pveh, inv, cnt = (
         pairs.n_vehicles, pairs.site, pairs.vehicle, pairs.inverse, pairs.sessions,
     )  # fmt: skip
@@ -631,9 +657,22 @@ def _anchors(
     lon = np.full(k, np.nan)
     idx = sites["cluster"].to_numpy(np.int64)
     lat[idx], lon[idx] = sites["lat"].to_numpy(np.float64), sites["lon"].to_numpy(np.float64)
-    near = (a != pcl) & (haversine_m(lat[pcl], lon[pcl], lat[a], lon[a]) <= radius_m)
+    away = np.where(a != pcl, haversine_m(lat[pcl], lon[pcl], lat[a], lon[a]), np.inf)
+    sleepers = known & (away <= neighbour_m) & (nights > 0)
+    neighbour_sleepers = np.bincount(pcl, weights=cnt * sleepers, minlength=k) / n
+    sat_of, share = _satellites(pcl, a, cnt, away <= radius_m, n, k)
+    return _Anchors(sat_of, share, anchored, visitors, neighbour_sleepers, role)
+
+
+def _satellites(
+    pcl: np.ndarray, a: np.ndarray, cnt: np.ndarray, near: np.ndarray, n: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per site, the nearby anchor site with the most sessions here (``near`` pairs only) and
+    those sessions' share (``-1``/0 when none)."""
+    sat_of = np.full(k, -1, dtype=np.int64)
+    share = np.zeros(k)
     if not near.any():
-        return sat_of, share, anchored, visitors, role
+        return sat_of, share
     key, kinv = np.unique(pcl[near] * k + a[near], return_inverse=True)
     total = np.bincount(kinv.ravel(), weights=cnt[near])
     kc, ka = key // k, key % k
@@ -641,7 +680,7 @@ def _anchors(
     top = np.r_[True, kc[best][1:] != kc[best][:-1]]
     sat_of[kc[best][top]] = ka[best][top]
     share[kc[best][top]] = total[best][top] / n[kc[best][top]]
-    return sat_of, share, anchored, visitors, role
+    return sat_of, share
 
 
 def _loyal(

@@ -193,6 +193,12 @@ class ClassifyParams:
     #: 0.5 (simulated fleets: 3 eligible public sites recovered on 400-vehicle fleets, 1 lost
     #: on one 3,000-vehicle fleet; 6 fewer private sites published on two dense fleets)
     satellite_min_overnight_share: float = 0.3
+    #: residential: >= neighbour_sleeper_share of the sessions are by vehicles that sleep at
+    #: another site within neighbour_m and spent a night here too. A garage fragment whose
+    #: residents sleep at several fragments nearby (so no one of them is its satellite_of)
+    #: has many; a public charger few (measured below, docs/quality.md)
+    neighbour_m: float = 100.0
+    neighbour_sleeper_share: float = 0.3
     #: public evidence: at least this share of sessions by vehicles that sleep at another site
     #: (simulated public sites: >= 0.33 at the 5th percentile after a week; garages: ~0).
     #: A site without it (all users new, or all sleeping here) is held back until it has.

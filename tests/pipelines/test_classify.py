@@ -285,6 +285,52 @@ def test_public_charger_next_to_a_garage_its_residents_use_by_day():
     assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
 
 
+def fragment_between_two_garage_parts(residents_hour: float, residents_dwell_h: float):
+    """Poor GPS splits a big garage into two sites 80 m apart (A at 0 m, B at 80 m; eight
+    residents sleep at each) and a third fragment C at 40 m between them: two residents of A
+    and two of B plugged in there once each (at ``residents_hour`` for ``residents_dwell_h``),
+    and six drivers who sleep 5 km away topped up there once by day.
+
+    Returns the classified sites A, B, C (and the drivers' homes)."""
+    rng = np.random.default_rng(5)
+    a = garage_sessions(rng, 8)
+    b = garage_sessions(rng, 8)
+    b = b.assign(vehicle=b["vehicle"].str.replace("res-", "resb-"))
+    residents = _sessions(["res-0", "res-1", "resb-0", "resb-1"], [2, 6, 9, 13],
+                          residents_hour, residents_dwell_h)  # fmt: skip
+    others = _sessions([f"pub-{i}" for i in range(6)], [1, 3, 5, 8, 11, 14], 11.0, 1.5)
+    c = pd.concat([residents, others])
+    return _classify((a, 0.0), (b, 80.0), (c, 40.0), homes=("pub-",))
+
+
+def test_garage_fragment_whose_residents_sleep_at_two_sites_nearby():
+    """Fragment C (see ``fragment_between_two_garage_parts``) with the four residents' usual
+    evening plug-ins staying the night. No one site's residents do satellite_share of C's
+    sessions (2 / 10 each), but vehicles sleeping within neighbour_m do 4 / 10, all overnight.
+
+    Expected: A and B ``residential``; C ``residential`` with reason neighbour_sleepers (not a
+    public site of 10 vehicles).
+    """
+    out = fragment_between_two_garage_parts(20.0, 10.0)
+    assert out.loc[[0, 1], "site_class"].tolist() == ["residential", "residential"]
+    c = out.loc[2]
+    assert c["satellite_share"] == pytest.approx(0.2)
+    assert c["neighbour_sleeper_share"] == pytest.approx(0.4)
+    assert c["site_class"] == "residential"
+    assert "neighbour_sleepers" in c["reasons"].split(";")
+
+
+def test_public_charger_between_two_garage_parts_their_residents_use_by_day():
+    """The same fragment C, but the four residents top up there by day (12 h, 1.5 h): a
+    public charger next to the garage. Nobody sleeping nearby spent a night there.
+
+    Expected: C ``public``.
+    """
+    c = fragment_between_two_garage_parts(12.0, 1.5).loc[2]
+    assert c["neighbour_sleeper_share"] == 0.0
+    assert c["site_class"] == "public", c["reasons"]
+
+
 def test_quiet_rural_dc_charger_used_by_a_few_locals():
     """Expected: ``public`` (quick charging is public evidence)."""
     out = _classify(
