@@ -77,11 +77,17 @@ class ClusterParams:
     #: neighbouring homes, and homes next to chargers, at any eps that keeps stations whole
     split_modes: bool = True
     #: Gaussian sigma of the density the modes are found on (about a good GPS fix's error)
-    mode_bandwidth_m: float = 10.0
+    mode_bandwidth_m: float = 7.0
     #: point pairs closer than this carry the saddle between two modes
     mode_link_m: float = 10.0
-    #: two modes whose saddle is at least this share of the lower peak are one site
-    mode_persistence: float = 0.5
+    #: two modes whose saddle is at least this share of the lower peak are one site.
+    #: 10 m / 0.5 -> 7 m / 0.6: a busy station's density reached deep into the valley and kept
+    #: ~10 pairs of eligible stations 30-39 m apart as one site in each dense 60k fleet.
+    #: Recall 0.969 -> 0.984, 0.968 -> 0.984 (quality seeds 1, 2), +0.6 to +1.7 points on the
+    #: other dense fleets, +0.3 to +0.6 on four 3,000-vehicle fleets; no station split
+    #: (docs/quality.md, sixth session). The homes it splits off chargers are caught by
+    #: busy_area_residents_share 0.4
+    mode_persistence: float = 0.6
     #: a cluster is split only when a mode lies farther than this from its highest one (bays of
     #: one garage or car park spread over up to ~20 m; a home next to a charger is 30-80 m off,
     #: the simulator's closest distinct public stations ~30 m; docs/clustering.md)
@@ -239,8 +245,12 @@ class ClassifyParams:
     #: ...and, there, a site where vehicles sleeping there do >= busy_area_residents_share of
     #: the sessions, >= busy_area_residents_overnight_share of them overnight, is residential
     #: too: homes and garages a few metres apart chained into one site, whose neighbours'
-    #: sessions read as visitors (simulated eligible public sites never, on 11 fleets)
-    busy_area_residents_share: float = 0.6
+    #: sessions read as visitors. 0.6 -> 0.4 with the finer mode split (sixth session): a home
+    #: 30-40 m from a busy charger now comes apart from it, and its household does 0.3-0.6 of
+    #: the fragment's sessions, public visitors' GPS spill the rest. Dense fleets: private
+    #: sites published -2 to -3 on four of seven; one eligible station lost on one
+    #: 3,000-vehicle fleet (n32), none on the 400-vehicle ones (docs/quality.md)
+    busy_area_residents_share: float = 0.4
     busy_area_residents_overnight_share: float = 0.4
     #: evidence: a site with fewer sessions is held back (a handful of sessions is as often a
     #: GPS fragment of a garage or home as a little-used public charger)

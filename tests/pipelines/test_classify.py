@@ -786,6 +786,32 @@ def test_homes_chained_into_one_site_amid_dense_fleet_are_residential():
     assert "residents_in_busy_area" in r["reasons"].split(";")
 
 
+def test_home_split_off_a_busy_charger_amid_dense_fleet_is_residential():
+    """In a neighbourhood where ~250 sessions a day are plugged in: a two-car household 35 m
+    from a busy charger, now a site of its own. Each car slept there three nights of the
+    window (plug in 19-21 h for ~10 h) and charged twice at public chargers elsewhere (so
+    neither is loyal); eight of the charger's daytime users' GPS fixes landed here. Top vehicle
+    3/14, anchored share 6/14 = 0.43, overnight share 6/14.
+
+    Expected: ``residential`` with residents_in_busy_area (anchored share >= 0.4; at the
+    former 0.6 it was published).
+    """
+    rng = np.random.default_rng(23)
+    cars = ["hh-a"] * 3 + ["hh-b"] * 3
+    nights = _sessions(cars, [1, 9, 17, 4, 12, 20], rng.uniform(19, 21, 6), 10.0)
+    away = _sessions(["hh-a", "hh-a", "hh-b", "hh-b"], [3, 11, 6, 14], 12.0, 1.5)
+    spill = _sessions([f"spill-{i}" for i in range(8)], np.arange(8) * 3, 11.0, 1.5)
+    home = pd.concat([nights, spill], ignore_index=True)
+    out = _classify((home, 0.0), (away, 2000.0), (busy_neighbourhood_sessions(rng), 300.0),
+                    homes=("spill-", "crowd-"))  # fmt: skip
+    r = out.loc[0]
+    assert r["anchored_share"] == pytest.approx(6 / 14)
+    assert r["top_vehicle_share"] == pytest.approx(3 / 14)
+    assert r["loyal_vehicles"] == 0
+    assert r["site_class"] == "residential", r["reasons"]
+    assert "residents_in_busy_area" in r["reasons"].split(";")
+
+
 def test_handful_of_visits_amid_dense_fleet_is_held_back_same_in_quiet_area_is_public():
     """Five drivers plug in once each, in the evening, at two places 8 km apart:
 
