@@ -171,7 +171,7 @@ def _score_day(sites: pd.DataFrame, usage: pd.DataFrame, min_vehicles: int) -> d
     for p in ("public_ac", "public_dc"):
         m = eligible & (cand["kind"].to_numpy() == p)
         by_power[p] = _ratio(int((m & found).sum()), int(m.sum()))
-    missed = cand.loc[eligible & ~found, ["station_id", "kind", "vehicles_in", "lat", "lon"]]
+    missed = _missed(cand, eligible & ~found, sites, j)
     return {
         "published_sites": len(sites),
         "eligible_stations": int(eligible.sum()),
@@ -195,6 +195,35 @@ def _score_day(sites: pd.DataFrame, usage: pd.DataFrame, min_vehicles: int) -> d
         "missed_examples": missed.head(10).to_dict(orient="records"),
         "_match": (cand["station_id"].to_numpy()[np.maximum(j, 0)], j >= 0, public),
     }
+
+
+def _missed(
+    cand: pd.DataFrame, miss: np.ndarray, sites: pd.DataFrame, j: np.ndarray
+) -> pd.DataFrame:
+    """The missed stations with what is around them, to tell why: the nearest published site
+    (``site_m``, and ``site_station``, the station it was matched to, None beyond MATCH_M) and
+    the nearest other station with sessions (``neighbour``, ``neighbour_m``). A miss next to a
+    site matched to a neighbour 30 m away is two stations published as one."""
+    out = cand.loc[miss, ["station_id", "kind", "vehicles_in", "lat", "lon"]].copy()
+    out["site_m"], out["site_station"] = None, None
+    out["neighbour"], out["neighbour_m"] = None, None
+    if not len(out):
+        return out
+    lat, lon = out["lat"].to_numpy(), out["lon"].to_numpy()
+    if len(sites):
+        s_lat, s_lon = sites["lat"].to_numpy(float), sites["lon"].to_numpy(float)
+        _, k = cKDTree(to_xyz(s_lat, s_lon)).query(to_xyz(lat, lon), k=1)
+        out["site_m"] = haversine_m(lat, lon, s_lat[k], s_lon[k]).round(1)
+        ids = cand["station_id"].to_numpy()
+        out["site_station"] = np.where(j[k] >= 0, ids[np.maximum(j[k], 0)], None)
+    if len(cand) > 1:
+        c_lat, c_lon = cand["lat"].to_numpy(), cand["lon"].to_numpy()
+        _, k = cKDTree(to_xyz(c_lat, c_lon)).query(to_xyz(lat, lon), k=2)
+        own = cand["station_id"].to_numpy()[k[:, 0]] == out["station_id"].to_numpy()
+        other = np.where(own, k[:, 1], k[:, 0])  # two stations can share a place
+        out["neighbour"] = cand["station_id"].to_numpy()[other]
+        out["neighbour_m"] = haversine_m(lat, lon, c_lat[other], c_lon[other]).round(1)
+    return out
 
 
 def _same(a: Any, b: Any) -> bool:

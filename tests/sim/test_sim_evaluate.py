@@ -194,3 +194,18 @@ def test_recall_open_leaves_out_stations_one_vehicle_dominates(truth, tmp_path):
     assert m["recall"] == pytest.approx(2 / 3, abs=1e-4)
     assert m["recall_open"] == 1.0
     assert "no vehicle does > 40% of" in format_table(m)
+
+
+def test_missed_stations_say_what_is_around_them(truth, tmp_path):
+    """Only P2 published (4 m east of it). Expected: P1 and P3 missed; P1's nearest published
+    site is 1,004 m away and was matched to P2, which is also P1's nearest other station
+    (1,000 m)."""
+    pub = tmp_path / "pub"
+    _publish(pub, DAY1, [("b", "P2", 4, "new", None)])
+    m = evaluate(pub, truth)
+    missed = {r["station_id"]: r for r in m["missed_examples"]}
+    assert set(missed) == {"P1", "P3"}
+    p1 = missed["P1"]
+    assert p1["site_m"] == pytest.approx(1004.0, abs=0.5) and p1["site_station"] == "P2"
+    assert p1["neighbour"] == "P2" and p1["neighbour_m"] == pytest.approx(1000.0, abs=0.5)
+    json.dumps(m)  # JSON-ready
