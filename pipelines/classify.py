@@ -635,8 +635,8 @@ def _anchors(
     * per session, its vehicle's role here: 1 anchored, 2 visitor, 0 no anchor yet.
     """
     if cl.size == 0:
-        z = np.zeros(k)
-        return _Anchors(np.full(k, -1, dtype=np.int64), z, z, z, z, np.zeros(0, np.int8))
+        z = [np.zeros(k) for _ in range(4)]
+        return _Anchors(np.full(k, -1, dtype=np.int64), *z, np.zeros(0, np.int8))
     nv, pcl, pveh, inv, cnt = (
         pairs.n_vehicles, pairs.site, pairs.vehicle, pairs.inverse, pairs.sessions,
     )  # fmt: skip
