@@ -83,7 +83,7 @@ class ClusterParams:
     #: two modes whose saddle is at least this share of the lower peak are one site.
     #: 10 m / 0.5 -> 7 m / 0.6: a busy station's density reached deep into the valley and kept
     #: ~10 pairs of eligible stations 30-39 m apart as one site in each dense 60k fleet.
-    #: Recall 0.969 -> 0.984, 0.968 -> 0.984 (quality seeds 1, 2), +0.6 to +1.7 points on the
+    #: Recall 0.969 -> 0.984, 0.968 -> 0.984 (quality seeds 1, 2), +0.2 to +1.7 points on the
     #: other dense fleets, +0.3 to +0.6 on four 3,000-vehicle fleets; no station split
     #: (docs/quality.md, sixth session). The homes it splits off chargers are caught by
     #: busy_area_residents_share 0.4
@@ -247,9 +247,9 @@ class ClassifyParams:
     #: too: homes and garages a few metres apart chained into one site, whose neighbours'
     #: sessions read as visitors. 0.6 -> 0.4 with the finer mode split (sixth session): a home
     #: 30-40 m from a busy charger now comes apart from it, and its household does 0.3-0.6 of
-    #: the fragment's sessions, public visitors' GPS spill the rest. Dense fleets: private
-    #: sites published -2 to -3 on four of seven; one eligible station lost on one
-    #: 3,000-vehicle fleet (n32), none on the 400-vehicle ones (docs/quality.md)
+    #: the fragment's sessions, public visitors' GPS spill the rest. Dense fleets, against the
+    #: split alone: private sites published -1 to -6 on each of seven; one eligible station
+    #: lost on one 3,000-vehicle fleet (n32), none on the 400-vehicle ones (docs/quality.md)
     busy_area_residents_share: float = 0.4
     busy_area_residents_overnight_share: float = 0.4
     #: evidence: a site with fewer sessions is held back (a handful of sessions is as often a
