@@ -328,20 +328,22 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
                        dtype=object)  # fmt: skip
     by_label[labels] = base
     anchor_class = by_label[sat_of]  # -1 reads the last slot: "public"
-    satellite = (
+    # a fragment is public-looking so far and partly used overnight (the garage's evenings)
+    fragment_like = (
         ~quick.to_numpy()
         & np.isin(base, ["public", "unconfirmed"])
-        & (f["satellite_share"].to_numpy() >= params.satellite_share)
         & (f["overnight_share"].to_numpy() >= params.satellite_min_overnight_share)
+    )
+    satellite = (
+        fragment_like
+        & (f["satellite_share"].to_numpy() >= params.satellite_share)
         & (anchor_class != "public")
     )
     # ...and so do fragments whose vehicles sleep at several sites nearby, partly overnight here
     fragment = (
-        ~quick.to_numpy()
-        & np.isin(base, ["public", "unconfirmed"])
+        fragment_like
         & ~satellite
         & (f["neighbour_sleeper_share"].to_numpy() >= params.neighbour_sleeper_share)
-        & (f["overnight_share"].to_numpy() >= params.satellite_min_overnight_share)
     )
     site_class = np.where(satellite, anchor_class, np.where(fragment, "residential", base))
     # the local prior: where residential sites far outnumber public ones, a thin site is a home
