@@ -131,6 +131,9 @@ REASONS: dict[str, str] = {
     "little to tell a public charger from a home friends drop by",
     "thin_among_homes": "few sessions where residential sites far outnumber public ones nearby: "
     "more likely a home than a public charger",
+    "repeat_among_homes": "a quiet site whose users mostly come back, where residential sites "
+    "far outnumber public ones nearby: a home shared with neighbours; a quiet public charger "
+    "there draws mostly new drivers",
     "residents_in_busy_area": "vehicles that sleep here do most of the charging, much of it "
     "overnight, where many vehicles charge nearby: homes or a garage, not a public charger",
     "neighbour_sleepers": "vehicles that sleep at a site next door also spend nights here: a "
@@ -347,14 +350,24 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     )
     site_class = np.where(satellite, anchor_class, np.where(fragment, "residential", base))
     # the local prior: where residential sites far outnumber public ones, a thin site is a home
-    odds = _residential_odds(f, site_class)
+    odds, homes_near = _residential_odds(f, site_class)
     among_homes = (
         ~quick.to_numpy()
         & (site_class == "public")
         & (odds >= params.among_homes_odds)
         & (f["sessions"].to_numpy() < params.among_homes_min_sessions)
     )
-    site_class = np.where(among_homes, "unconfirmed", site_class)
+    # ...and so is a quiet one its users keep coming back to: a home the neighbours share
+    repeat_among_homes = (
+        ~quick.to_numpy()
+        & (site_class == "public")
+        & ~among_homes
+        & (odds >= params.repeat_among_homes_odds)
+        & (homes_near >= params.repeat_among_homes_min_homes)
+        & (f["sessions"].to_numpy() < params.repeat_among_homes_max_sessions)
+        & (f["one_time_vehicle_share"].to_numpy() < params.repeat_among_homes_one_time_share)
+    )
+    site_class = np.where(among_homes | repeat_among_homes, "unconfirmed", site_class)
     open_class = np.isin(site_class, ["public", "unconfirmed"])
     site_class = np.where(open_class & few.to_numpy(), "too_few_vehicles", site_class)
     flags = {
@@ -370,6 +383,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         "too_few_sessions": unconfirmed & thin,
         "thin_in_busy_area": unconfirmed & thin_busy & ~thin,
         "thin_among_homes": pd.Series(among_homes, index=f.index),
+        "repeat_among_homes": pd.Series(repeat_among_homes, index=f.index),
         "poor_fixes": unconfirmed & blurred,
         "resident_vehicles": garage & residents,
         "weekday_daytime": work,
@@ -415,17 +429,18 @@ def excluded_for_review(classified: pd.DataFrame, res: int = 8) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
-def _residential_odds(f: pd.DataFrame, site_class: np.ndarray) -> np.ndarray:
+def _residential_odds(f: pd.DataFrame, site_class: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Residential sites per public site (itself included) in each site's H3 res-8 ring: the
     prior odds that a site there is a home. They grow with the share of the fleet we see (its
     homes all show, the public chargers were there anyway): 0-3 at the 90th percentile of public
-    sites in simulated 400- and 3,000-vehicle fleets, ~20 at the median in dense 60k ones."""
+    sites in simulated 400- and 3,000-vehicle fleets, ~20 at the median in dense 60k ones.
+    Returns ``(odds, residential sites in the ring)``."""
     if len(f) == 0:
-        return np.zeros(0)
+        return np.zeros(0), np.zeros(0)
     cells = latlng_to_cells(f["lat"].to_numpy(np.float64), f["lon"].to_numpy(np.float64), LOCAL_RES)
     n_res = count_in_disks(cells[site_class == "residential"], cells, LOCAL_RING)
     n_pub = count_in_disks(cells[site_class == "public"], cells, LOCAL_RING)
-    return n_res / np.maximum(n_pub, 1.0)
+    return n_res / np.maximum(n_pub, 1.0), n_res
 
 
 def _local_rate(sessions: pd.DataFrame, sites: pd.DataFrame) -> np.ndarray:

@@ -7,6 +7,8 @@ site with their labels, as the clustering would.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -68,7 +70,11 @@ def homes_elsewhere(vehicles) -> pd.DataFrame:
     return _sessions(v, np.tile([0, 2, 4], len(v) // 3), 19.0, 11.0)
 
 
-def _classify(*groups: tuple[pd.DataFrame, float], homes: tuple[str, ...] = ()) -> pd.DataFrame:
+def _classify(
+    *groups: tuple[pd.DataFrame, float],
+    homes: tuple[str, ...] = (),
+    params: ClassifyParams = PARAMS,
+) -> pd.DataFrame:
     """Classify sites given as (sessions, metres east of the origin); site k gets label k.
 
     Vehicles whose name starts with one of ``homes`` also charge at home, 5 km away (an extra
@@ -101,7 +107,7 @@ def _classify(*groups: tuple[pd.DataFrame, float], homes: tuple[str, ...] = ()) 
             }
         )
     sites = pd.DataFrame(rows, columns=list(SITE_CORE_COLUMNS))
-    return classify_sites(site_features(sessions, labels, sites, PARAMS), PARAMS)
+    return classify_sites(site_features(sessions, labels, sites, params), params)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -865,6 +871,51 @@ def test_handful_of_visits_among_homes_is_held_back_same_near_other_chargers_is_
     assert out.loc[0, "residential_odds"] == 20.0 and out.loc[1, "residential_odds"] == 1.0
     assert (out.loc[0, "site_class"], out.loc[0, "reasons"]) == ("unconfirmed", "thin_among_homes")
     assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
+
+
+def test_quiet_site_neighbours_keep_coming_back_to_among_homes_is_held_back():
+    """Three quiet sites 16 km apart, none near a public charger or in a busy area:
+
+    Site 0: four drivers plug in three times each, a week apart, around midday for 2 h (12
+    sessions, no vehicle seen once; the public-AC pattern friends' visits have), with 100 homes
+    within 40-730 m: a home whose own car stays out of the data, shared with the neighbours,
+    in a residential district a dense fleet observes well. Site 1: twelve drivers plug in once
+    each at the same hours, among 100 homes too: a quiet public charger, where such a fleet's
+    drivers are mostly new each time. Site 2: site 0's pattern with 20 homes around, as a
+    smaller fleet sees a quiet public charger its few local drivers return to.
+
+    Expected: site 0 ``unconfirmed`` with repeat_among_homes (residential_odds 100, 100 homes
+    >= ``repeat_among_homes_min_homes``; 12 sessions is too many for thin_among_homes;
+    one_time_vehicle_share 0 < ``repeat_among_homes_one_time_share`` 0.7); site 1 ``public``
+    (one_time_vehicle_share 1.0); site 2 ``public`` (odds 20 but only 20 homes). Site 0 is
+    public with the rule switched off.
+    """
+    rng = np.random.default_rng(37)
+
+    def regulars(tag: str) -> pd.DataFrame:
+        v = [f"{tag}{i}" for i in range(4) for _ in range(3)]
+        return _sessions(v, [i + 7 * w for i in range(4) for w in range(3)], 12.5, 2.0)
+
+    def home(k: int) -> pd.DataFrame:
+        h = home_sessions(rng)
+        return h.assign(vehicle=f"h{k}-" + h["vehicle"].astype(str))
+
+    once = _sessions([f"d{i}" for i in range(12)], np.repeat(np.arange(4), 3), 12.5, 2.0)
+    groups = [(regulars("n"), 0.0), (once, 16000.0), (regulars("m"), 32000.0)]
+    groups += [(home(k), 40.0 + 7.0 * k) for k in range(100)]
+    groups += [(home(100 + k), 16040.0 + 7.0 * k) for k in range(100)]
+    groups += [(home(200 + k), 32040.0 + 20.0 * k) for k in range(20)]
+    out = _classify(*groups, homes=("n", "d", "m"))
+    assert (out.loc[3:222, "site_class"] == "residential").all()
+    assert out.loc[0:2, "residential_odds"].tolist() == [100.0, 100.0, 20.0]
+    assert (out.loc[0:2, "local_sessions_per_day"] < PARAMS.busy_area_sessions_per_day).all()
+    assert out.loc[0:2, "one_time_vehicle_share"].tolist() == [0.0, 1.0, 0.0]
+    held = (out.loc[0, "site_class"], out.loc[0, "reasons"])
+    assert held == ("unconfirmed", "repeat_among_homes")
+    assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
+    assert out.loc[2, "site_class"] == "public", out.loc[2, "reasons"]
+    off = replace(PARAMS, repeat_among_homes_odds=float("inf"))
+    assert _classify(*groups, homes=("n", "d", "m"), params=off).loc[0, "site_class"] == "public"
 
 
 def test_busy_charger_chained_with_a_loyal_household_next_door_is_public():
