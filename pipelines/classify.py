@@ -285,7 +285,10 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["anchored_share"] >= params.home_resident_anchored_share)
         & (
             dominant
-            | (f["top_vehicle_overnight_share"] >= params.home_resident_top_overnight_share)
+            | (
+                (f["top_vehicle_overnight_share"] >= params.home_resident_top_overnight_share)
+                & (f["top_vehicle_loyalty"] >= params.home_resident_min_loyalty)
+            )
             | (f["top_vehicle_loyalty"] >= params.home_resident_top_loyalty)
         )
     )

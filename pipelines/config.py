@@ -137,6 +137,13 @@ class ClassifyParams:
     #: fleets, no private site added on any fleet; docs/quality.md, fifth session)
     home_resident_top_overnight_share: float = 0.4
     home_resident_top_loyalty: float = 0.6
+    #: ...but a top vehicle that sleeps here and does <= home_resident_min_loyalty of its
+    #: charging here (and does not dominate the site) is a driver without a home charger who
+    #: leaves its car overnight at its favourite public charger now and then, spreading the rest
+    #: over others (simulated: public sites' top vehicles 0.17-0.27; homes' >= 0.4 at the 5th
+    #: percentile). Recall +1 station on n42, n50, n51 (400 vehicles) and n44 (3,000), one
+    #: home fewer on n46; dense fleets unchanged (seventh session, docs/quality.md)
+    home_resident_min_loyalty: float = 0.3
     #: residential: vehicles that do >= loyal_vehicle_share of all their charging here (with
     #: >= 2 sessions) do >= home_loyal_share of the site's sessions, >= home_loyal_overnight_share
     #: of them overnight: a home friends also use. Drivers without a home charger spread their

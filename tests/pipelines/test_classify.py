@@ -738,6 +738,39 @@ def test_quiet_charger_a_homeless_local_uses_by_day_is_public():
     assert row["site_class"] == "public", row["reasons"]
 
 
+def test_quiet_charger_a_homeless_local_overnights_at_now_and_then_is_public():
+    """A quiet public AC charger in a small fleet: a local without a home charger does 6 of
+    its 24 sessions here, 4 of them evening plug-ins it leaves overnight; its other 18 are
+    daytime sessions at two chargers 3 and 6 km away, so it sleeps nowhere else. Five drivers
+    who sleep at home charge here once each in the daytime.
+
+    The local does 6/11 = 0.55 of the sessions, sleeps here (anchored) and 4/6 of its own
+    sessions here are overnight: the household rule's counts match. But it does only 6/24 =
+    0.25 of its charging here; a household car that sleeps at home does a good part of its
+    charging there (simulated homes: >= 0.4 at the 5th percentile).
+
+    Expected: ``public`` (not household: top_vehicle_loyalty 0.25 <
+    ``home_resident_min_loyalty`` 0.3); ``residential`` with the floor at 0.
+    """
+    local = _sessions(["local"] * 6, [0, 3, 6, 9, 12, 15], [20, 12, 21, 19, 11, 22],
+                      [11, 1.5, 10, 12, 2, 10])  # fmt: skip
+    others = _sessions([f"pub-{i}" for i in range(5)], [1, 4, 8, 11, 14], 11.0, 1.5)
+    away = [_sessions(["local"] * 9, np.arange(k, 27, 3), 12.0, 1.5) for k in (1, 2)]
+    groups = ((pd.concat([local, others], ignore_index=True), 0.0), (away[0], 3000.0),
+              (away[1], 6000.0))  # fmt: skip
+    out = _classify(*groups, homes=("pub-",))
+    row = out.loc[0]
+    assert row["top_vehicle_share"] == pytest.approx(6 / 11)
+    assert row["resident_share"] >= PARAMS.home_resident_top_share
+    assert row["anchored_share"] == pytest.approx(6 / 11)
+    assert row["top_vehicle_overnight_share"] == pytest.approx(4 / 6)
+    assert row["top_vehicle_loyalty"] == pytest.approx(6 / 24)
+    assert row["site_class"] == "public", row["reasons"]
+    off = replace(PARAMS, home_resident_min_loyalty=0.0)
+    again = _classify(*groups, homes=("pub-",), params=off).loc[0]
+    assert (again["site_class"], "household" in again["reasons"]) == ("residential", True)
+
+
 def test_home_whose_car_mostly_tops_up_by_day_is_residential():
     """A home in a dense fleet (simulated seed 1's one new leak when the household rule first
     asked for a car sleeping there in earnest): the household car does 7 of the 11 sessions,
