@@ -17,7 +17,8 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
 2. *A home*: one vehicle does most of the charging, overnight or for long stays
    (``dominant_vehicle``), or the household's vehicles that sleep there do a large share while
    friends drop by (``household``; the top vehicle sleeps there in earnest: many of its own
-   sessions there are overnight, or it does most of its charging there), or one or two
+   sessions there are overnight and it does a fair part of its charging there, or it does
+   most of its charging there), or one or two
    vehicles that do nearly all their charging there do a good share of its sessions, partly
    overnight (``loyal_overnight``): drivers without a home charger spread their sessions over
    several public chargers.
@@ -43,7 +44,12 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    parks keep the garage's evenings and nights. A fragment whose vehicles sleep at several
    sites nearby (no one of them its satellite_of) and spent nights here too is residential
    (``neighbour_sleepers``).
-8. Everything else is *public*; a site used by fewer than ``min_vehicles`` distinct vehicles is
+8. *The neighbourhood*: where residential sites far outnumber public ones in the H3 ring, a
+   public-looking site with few sessions (``thin_among_homes``), or in a well-observed
+   residential district one whose users keep coming back (``repeat_among_homes``), is
+   unconfirmed; in a busy area, one next to a busier public site where a vehicle sleeping
+   there does a good share is the home next door (``home_beside_charger``, residential).
+9. Everything else is *public*; a site used by fewer than ``min_vehicles`` distinct vehicles is
    ``too_few_vehicles`` (k-anonymity) instead of public or unconfirmed, and that reason is
    added to every class where it applies.
 """
@@ -58,6 +64,7 @@ import pandas as pd
 
 from geo.distance import haversine_m, unit_vectors, unit_vectors_to_latlng
 from geo.h3cells import cell_to_parent, cells_to_str, count_in_disks, latlng_to_cells
+from geo.neighbours import heavier_neighbour
 from pipelines.config import ClassifyParams
 from pipelines.schema import DC_POWER_KW, SITE_CORE_COLUMNS
 
@@ -131,6 +138,8 @@ REASONS: dict[str, str] = {
     "little to tell a public charger from a home friends drop by",
     "thin_among_homes": "few sessions where residential sites far outnumber public ones nearby: "
     "more likely a home than a public charger",
+    "home_beside_charger": "a vehicle that sleeps here does a good share of the sessions, next "
+    "to a busier public charger where many vehicles charge nearby: the home next door",
     "repeat_among_homes": "a quiet site whose users mostly come back, where residential sites "
     "far outnumber public ones nearby: a home shared with neighbours; a quiet public charger "
     "there draws mostly new drivers",
@@ -371,6 +380,17 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["one_time_vehicle_share"].to_numpy() < params.repeat_among_homes_one_time_share)
     )
     site_class = np.where(among_homes | repeat_among_homes, "unconfirmed", site_class)
+    # a home next door to a busier charger: someone sleeps here and does a good share, amid
+    # the charger's GPS spill-over and the household's friends
+    beside = _beside_busier_public(f, site_class, params)
+    home_beside = (
+        ~quick.to_numpy()
+        & beside
+        & busy_area.to_numpy()
+        & (f["top_vehicle_share"].to_numpy() >= params.beside_charger_top_share)
+        & (f["anchored_share"].to_numpy() >= params.busy_area_anchored_share)
+    )
+    site_class = np.where(home_beside, "residential", site_class)
     open_class = np.isin(site_class, ["public", "unconfirmed"])
     site_class = np.where(open_class & few.to_numpy(), "too_few_vehicles", site_class)
     flags = {
@@ -387,6 +407,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         "thin_in_busy_area": unconfirmed & thin_busy & ~thin,
         "thin_among_homes": pd.Series(among_homes, index=f.index),
         "repeat_among_homes": pd.Series(repeat_among_homes, index=f.index),
+        "home_beside_charger": pd.Series(home_beside, index=f.index),
         "poor_fixes": unconfirmed & blurred,
         "resident_vehicles": garage & residents,
         "weekday_daytime": work,
@@ -444,6 +465,23 @@ def _residential_odds(f: pd.DataFrame, site_class: np.ndarray) -> tuple[np.ndarr
     n_res = count_in_disks(cells[site_class == "residential"], cells, LOCAL_RING)
     n_pub = count_in_disks(cells[site_class == "public"], cells, LOCAL_RING)
     return n_res / np.maximum(n_pub, 1.0), n_res
+
+
+def _beside_busier_public(
+    f: pd.DataFrame, site_class: np.ndarray, params: ClassifyParams
+) -> np.ndarray:
+    """Public sites with a public site within ``beside_charger_m`` that has at least
+    ``beside_charger_ratio`` times their sessions."""
+    pub = site_class == "public"
+    out = np.zeros(len(f), dtype=bool)
+    out[pub] = heavier_neighbour(
+        f["lat"].to_numpy(np.float64)[pub],
+        f["lon"].to_numpy(np.float64)[pub],
+        f["sessions"].to_numpy(np.float64)[pub],
+        params.beside_charger_m,
+        params.beside_charger_ratio,
+    )
+    return out
 
 
 def _local_rate(sessions: pd.DataFrame, sites: pd.DataFrame) -> np.ndarray:

@@ -851,6 +851,45 @@ def test_home_split_off_a_busy_charger_amid_dense_fleet_is_residential():
     assert "residents_in_busy_area" in r["reasons"].split(";")
 
 
+def test_home_beside_a_busier_charger_amid_dense_fleet_is_residential():
+    """In a neighbourhood where ~250 sessions a day are plugged in (a dense 60k fleet), a
+    public AC charger (site 1: 60 daytime sessions by ~50 shoppers) and, 50 m from it, a home
+    (site 0): its car sleeps there 3 nights of the window (and charges twice elsewhere, so it
+    is not loyal) while 10 others plug in once each by day (friends dropping by, the charger's
+    GPS spill-over). Top vehicle 3/13 = 0.23, anchored share 3/13, overnight 3/13: too little
+    for dominant_in_busy_area (0.3) or residents_in_busy_area (0.4).
+
+    Site 2 is the same home pattern 250 m from the charger: nothing busier within 90 m.
+
+    Expected: site 0 ``residential`` with home_beside_charger (site 1 has >= 2x its
+    sessions within ``beside_charger_m``); site 1 ``public``; site 2 ``public`` (the rule
+    needs the busier neighbour).
+    """
+    rng = np.random.default_rng(41)
+
+    def home(tag: str) -> pd.DataFrame:
+        nights = _sessions([f"{tag}-car"] * 3, [2, 10, 18], rng.uniform(19, 21, 3), 10.0)
+        others = _sessions([f"friend-{tag}{i}" for i in range(10)], np.arange(10) * 2, 12.0, 1.5)
+        return pd.concat([nights, others], ignore_index=True)
+
+    away = _sessions(["a-car", "a-car", "b-car", "b-car"], [4, 12, 6, 14], 12.0, 1.5)
+    charger = _sessions(np.char.add("shopper-", rng.integers(0, 50, 60).astype(str)),
+                        rng.integers(0, 28, 60), rng.uniform(9, 18, 60), 1.5)  # fmt: skip
+    out = _classify((home("a"), 50.0), (charger, 0.0), (home("b"), -250.0), (away, 3000.0),
+                    (busy_neighbourhood_sessions(rng), 300.0),
+                    homes=("friend-", "shopper-", "crowd-"))  # fmt: skip
+    for k in (0, 2):
+        r = out.loc[k]
+        assert r["top_vehicle_share"] == pytest.approx(3 / 13)
+        assert r["anchored_share"] == pytest.approx(3 / 13)
+        assert r["loyal_vehicles"] == 0
+        assert r["local_sessions_per_day"] >= PARAMS.busy_area_sessions_per_day
+    assert out.loc[0, "site_class"] == "residential", out.loc[0, "reasons"]
+    assert "home_beside_charger" in out.loc[0, "reasons"].split(";")
+    assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
+    assert out.loc[2, "site_class"] == "public", out.loc[2, "reasons"]
+
+
 def test_handful_of_visits_amid_dense_fleet_is_held_back_same_in_quiet_area_is_public():
     """Five drivers plug in once each, in the evening, at two places 8 km apart:
 

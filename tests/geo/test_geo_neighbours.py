@@ -1,0 +1,61 @@
+"""geo.neighbours.heavier_neighbour: another point within reach, at least factor times heavier."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geo.distance import haversine_m
+from geo.neighbours import heavier_neighbour
+
+M_PER_DEG = 111_195.08  # metres per degree of latitude on the mean sphere
+
+
+def _brute(lat, lon, w, radius_m, factor):
+    """The reference: every other point within radius_m with weight >= factor * own."""
+    lat, lon, w = map(np.asarray, (lat, lon, w))
+    d = haversine_m(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
+    near = (d <= radius_m) & ~np.eye(len(w), dtype=bool)
+    return (near & (w[None, :] >= factor * w[:, None])).any(axis=1)
+
+
+def test_home_beside_a_busy_charger_and_a_lone_site():
+    """A home (10 sessions) 50 m north of a charger (60), another charger (15) 200 m south.
+
+    Expected: only the home has a heavier neighbour within 90 m at factor 2; the charger 200 m
+    away is out of reach, and the busy charger has nothing heavier near it.
+    """
+    lat = np.array([50.0 / M_PER_DEG, 0.0, -200.0 / M_PER_DEG])
+    out = heavier_neighbour(lat, np.zeros(3), [10, 60, 15], 90.0, 2.0)
+    assert out.tolist() == [True, False, False]
+
+
+def test_factor_is_inclusive_and_equal_weights_count_at_factor_one():
+    """Weights 10 and 20 at 30 m: factor 2 exactly is enough; at factor 1 both see the other."""
+    lat = [0.0, 30.0 / M_PER_DEG]
+    assert heavier_neighbour(lat, [0.0, 0.0], [10, 20], 90.0, 2.0).tolist() == [True, False]
+    assert heavier_neighbour(lat, [0.0, 0.0], [10, 10], 90.0, 1.0).tolist() == [True, True]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(-300, 300), st.floats(-300, 300), st.integers(1, 100)),
+        min_size=0,
+        max_size=25,
+    )
+)
+def test_matches_brute_force(points):
+    """Random points within ~400 m: the same answer as checking every pair."""
+    if not points:
+        assert heavier_neighbour([], [], [], 90.0, 2.0).size == 0
+        return
+    north, east, w = map(np.asarray, zip(*points, strict=True))
+    lat0 = 42.36
+    lat = lat0 + north / M_PER_DEG
+    lon = -71.06 + east / (M_PER_DEG * np.cos(np.radians(lat0)))
+    got = heavier_neighbour(lat, lon, w, 90.0, 2.0)
+    want = _brute(lat, lon, w, 90.0 - 1e-6, 2.0)
+    edge = _brute(lat, lon, w, 90.0 + 1e-6, 2.0)
+    assert np.all(got | ~want) and np.all(~got | edge)  # exact up to the 90 m boundary
