@@ -13,7 +13,7 @@ LAT0, LON0 = 42.36, -71.06
 M_LAT = 1 / 111_195.0
 M_LON = M_LAT / np.cos(np.radians(LAT0))
 # eps, bandwidth, link, persistence, min weight, max site: the defaults of ClusterParams
-PARAMS = ModeParams(eps_m=15.0, bandwidth_m=7.0, link_m=10.0, persistence=0.6, min_weight=10.0,
+PARAMS = ModeParams(eps_m=15.0, bandwidth_m=7.0, link_m=10.0, persistence=0.7, min_weight=10.0,
                     max_site_m=25.0)  # fmt: skip
 
 
