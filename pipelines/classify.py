@@ -388,6 +388,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & beside
         & busy_area.to_numpy()
         & (f["top_vehicle_share"].to_numpy() >= params.beside_charger_top_share)
+        & (f["top_vehicle_loyalty"].to_numpy() >= params.home_resident_min_loyalty)
         & (f["anchored_share"].to_numpy() >= params.busy_area_anchored_share)
     )
     site_class = np.where(home_beside, "residential", site_class)
