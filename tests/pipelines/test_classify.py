@@ -709,6 +709,17 @@ def test_quiet_charger_a_local_often_overnights_at_is_public():
     assert row["site_class"] == "public", row["reasons"]
 
 
+def _assert_local_sleeps_here(row: pd.Series, share: float, overnight: float, loyalty: float):
+    """The household rule's counts for a top vehicle anchored at the site (its only sleeper):
+    top and anchored share ``share``, enough resident sessions, and its own overnight share
+    and loyalty as given."""
+    assert row["top_vehicle_share"] == pytest.approx(share)
+    assert row["anchored_share"] == pytest.approx(share)
+    assert row["resident_share"] >= PARAMS.home_resident_top_share
+    assert row["top_vehicle_overnight_share"] == pytest.approx(overnight)
+    assert row["top_vehicle_loyalty"] == pytest.approx(loyalty)
+
+
 def test_quiet_charger_a_homeless_local_uses_by_day_is_public():
     """A quiet public AC charger in a small fleet: a local without a home charger does 8 of
     its 20 sessions here, mostly by day (9-16 h), three of them evening top-ups of 2.5-3 h
@@ -730,11 +741,7 @@ def test_quiet_charger_a_homeless_local_uses_by_day_is_public():
     out = _classify((pd.concat([local, others], ignore_index=True), 0.0),
                     (elsewhere, 3000.0), homes=("pub-",))  # fmt: skip
     row = out.loc[0]
-    assert row["top_vehicle_share"] == pytest.approx(8 / 15)
-    assert row["resident_share"] >= PARAMS.home_resident_top_share
-    assert row["anchored_share"] == pytest.approx(8 / 15)
-    assert row["top_vehicle_overnight_share"] == pytest.approx(3 / 8)
-    assert row["top_vehicle_loyalty"] == pytest.approx(8 / 20)
+    _assert_local_sleeps_here(row, share=8 / 15, overnight=3 / 8, loyalty=8 / 20)
     assert row["site_class"] == "public", row["reasons"]
 
 
@@ -760,11 +767,7 @@ def test_quiet_charger_a_homeless_local_overnights_at_now_and_then_is_public():
               (away[1], 6000.0))  # fmt: skip
     out = _classify(*groups, homes=("pub-",))
     row = out.loc[0]
-    assert row["top_vehicle_share"] == pytest.approx(6 / 11)
-    assert row["resident_share"] >= PARAMS.home_resident_top_share
-    assert row["anchored_share"] == pytest.approx(6 / 11)
-    assert row["top_vehicle_overnight_share"] == pytest.approx(4 / 6)
-    assert row["top_vehicle_loyalty"] == pytest.approx(6 / 24)
+    _assert_local_sleeps_here(row, share=6 / 11, overnight=4 / 6, loyalty=6 / 24)
     assert row["site_class"] == "public", row["reasons"]
     off = replace(PARAMS, home_resident_min_loyalty=0.0)
     again = _classify(*groups, homes=("pub-",), params=off).loc[0]
