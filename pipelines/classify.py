@@ -47,8 +47,9 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
 8. *The neighbourhood*: where residential sites far outnumber public ones in the H3 ring, a
    public-looking site with few sessions (``thin_among_homes``), or in a well-observed
    residential district one whose users keep coming back (``repeat_among_homes``), is
-   unconfirmed; in a busy area, one next to a busier public site where a vehicle sleeping
-   there does a good share is the home next door (``home_beside_charger``, residential).
+   unconfirmed; where charging is common nearby, one next to a busier public site where a
+   vehicle sleeping there does a good share is the home next door (``home_beside_charger``,
+   residential).
 9. Everything else is *public*; a site used by fewer than ``min_vehicles`` distinct vehicles is
    ``too_few_vehicles`` (k-anonymity) instead of public or unconfirmed, and that reason is
    added to every class where it applies.
@@ -138,8 +139,9 @@ REASONS: dict[str, str] = {
     "little to tell a public charger from a home friends drop by",
     "thin_among_homes": "few sessions where residential sites far outnumber public ones nearby: "
     "more likely a home than a public charger",
-    "home_beside_charger": "a vehicle that sleeps here does a good share of the sessions, next "
-    "to a busier public charger where many vehicles charge nearby: the home next door",
+    "home_beside_charger": "a vehicle that sleeps here, and does a good part of its charging "
+    "here, does a good share of the sessions, next to a busier public charger: the home next "
+    "door",
     "repeat_among_homes": "a quiet site whose users mostly come back, where residential sites "
     "far outnumber public ones nearby: a home shared with neighbours; a quiet public charger "
     "there draws mostly new drivers",
@@ -380,15 +382,15 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["one_time_vehicle_share"].to_numpy() < params.repeat_among_homes_one_time_share)
     )
     site_class = np.where(among_homes | repeat_among_homes, "unconfirmed", site_class)
-    # a home next door to a busier charger: someone sleeps here and does a good share, amid
-    # the charger's GPS spill-over and the household's friends
+    # a home next door to a busier charger: someone sleeps (and mostly charges) here and does a
+    # good share, amid the charger's GPS spill-over and the household's friends
     beside = _beside_busier_public(f, site_class, params)
     home_beside = (
         ~quick.to_numpy()
         & beside
-        & busy_area.to_numpy()
+        & (f["local_sessions_per_day"].to_numpy() >= params.beside_charger_local_rate)
         & (f["top_vehicle_share"].to_numpy() >= params.beside_charger_top_share)
-        & (f["top_vehicle_loyalty"].to_numpy() >= params.home_resident_min_loyalty)
+        & (f["top_vehicle_loyalty"].to_numpy() >= params.beside_charger_loyalty)
         & (f["anchored_share"].to_numpy() >= params.busy_area_anchored_share)
     )
     site_class = np.where(home_beside, "residential", site_class)
