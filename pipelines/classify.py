@@ -365,16 +365,15 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     site_class = np.where(satellite, anchor_class, np.where(fragment, "residential", base))
     # the local prior: where residential sites far outnumber public ones, a thin site is a home
     odds, homes_near = _residential_odds(f, site_class)
+    slow_public = ~quick.to_numpy() & (site_class == "public")
     among_homes = (
-        ~quick.to_numpy()
-        & (site_class == "public")
+        slow_public
         & (odds >= params.among_homes_odds)
         & (f["sessions"].to_numpy() < params.among_homes_min_sessions)
     )
     # ...and so is a quiet one its users keep coming back to: a home the neighbours share
     repeat_among_homes = (
-        ~quick.to_numpy()
-        & (site_class == "public")
+        slow_public
         & ~among_homes
         & (odds >= params.repeat_among_homes_odds)
         & (homes_near >= params.repeat_among_homes_min_homes)
