@@ -21,7 +21,9 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    most of its charging there), or one or two
    vehicles that do nearly all their charging there do a good share of its sessions, partly
    overnight (``loyal_overnight``): drivers without a home charger spread their sessions over
-   several public chargers.
+   several public chargers. Not where three more vehicles, not loyal to it, sleep there too
+   and most vehicles came once, outside busy areas: *locals* without a home charger sharing
+   their charger, one of them loyal.
 3. *A shared garage*: overnight charging by a closed group of regulars or by vehicles that
    sleep there (``overnight`` + ``closed_regular_group`` / ``resident_vehicles``).
    Where many vehicles charge within a kilometre (``local_sessions_per_day``), a public
@@ -35,8 +37,9 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
 6. *Unconfirmed*: no evidence of public use yet — too few sessions, mostly poor GPS fixes
    (``poor_fixes``: where the imprecise fixes of sites nearby overlap), or too few sessions by
    vehicles that sleep at another site (``visitor_share``; more is asked of young and
-   home-like sites) unless the group has shown itself open over two weeks or the site is used
-   in the daytime.
+   home-like sites) unless the group has shown itself open over two weeks, the site is used
+   in the daytime, or several drivers without a home charger who are loyal to no charger
+   sleep there (a garage's residents are loyal).
    A site where vehicles that sleep there plug in tens of metres away from its visitors is a
    residence merged with the charger next to it (``residence_inside``) and is residential.
 7. *Satellites* of an excluded site (its vehicles sleep at that site, within ``satellite_m``)
@@ -103,6 +106,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "max_daily_vehicles",  # most distinct vehicles plugging in on one local day
     "resident_share",  # share of sessions by vehicles with >= 2 overnight sessions here
     "anchored_share",  # share of sessions by vehicles that "sleep" here (most overnights)
+    "anchored_vehicles",  # how many vehicles sleep here
     "visitor_share",  # share of sessions by vehicles that sleep at another site
     "resident_offset_m",  # distance between where anchored vehicles and visitors plug in
     "satellite_of",  # cluster within satellite_m whose vehicles do most charging here, or -1
@@ -216,6 +220,7 @@ def site_features(
         cl, anchors.role, s["lat"].to_numpy(np.float64), s["lon"].to_numpy(np.float64), n_sites
     )
     feats["anchored_share"] = anchors.anchored
+    feats["anchored_vehicles"] = anchors.anchored_vehicles.astype(np.int64)
     feats["visitor_share"] = anchors.visitors
     feats["satellite_of"] = anchors.satellite_of
     feats["satellite_share"] = anchors.satellite_share
@@ -280,7 +285,20 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         ]
     )
     daytime = ~young & (f["overnight_share"] <= params.daytime_max_overnight_share)
-    no_visitors = (f["visitor_share"] < need) & ~open_group & ~daytime
+    # drivers without a home charger who share their local charger: several sleep here, not
+    # loyal to it (they charge elsewhere too), mostly not overnight, outside busy areas
+    busy_area = f["local_sessions_per_day"] >= params.busy_area_sessions_per_day
+    locals_ = (
+        (f["anchored_vehicles"] - f["loyal_vehicles"] >= params.locals_min_vehicles)
+        & (f["overnight_share"] < params.locals_max_overnight_share)
+        & ~busy_area
+    )
+    no_visitors = (
+        (f["visitor_share"] < need)
+        & ~open_group
+        & ~daytime
+        & ~(locals_ & (f["loyal_share"] < params.locals_max_loyal_share))
+    )
 
     # public evidence: many distinct vehicles, most of them seen here once
     open_use = f["one_time_vehicle_share"] >= params.crowd_one_time_share
@@ -304,12 +322,11 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         )
     )
     loyal = (
-        ~(open_use & (f["vehicles"] >= params.loyal_crowd_min_vehicles))
+        ~(open_use & ((f["vehicles"] >= params.loyal_crowd_min_vehicles) | locals_))
         & (f["loyal_share"] >= params.home_loyal_share)
         & (f["loyal_vehicles"] <= params.home_max_loyal_vehicles)
         & (f["overnight_share"] >= params.home_loyal_overnight_share)
     )
-    busy_area = f["local_sessions_per_day"] >= params.busy_area_sessions_per_day
     busy = (
         busy_area
         & (f["top_vehicle_share"] >= params.busy_area_top_share)
@@ -663,6 +680,7 @@ class _Anchors(NamedTuple):
     satellite_of: np.ndarray
     satellite_share: np.ndarray
     anchored: np.ndarray
+    anchored_vehicles: np.ndarray
     visitors: np.ndarray
     neighbour_sleepers: np.ndarray
     role: np.ndarray
@@ -695,7 +713,7 @@ def _anchors(
     * per session, its vehicle's role here: 1 anchored, 2 visitor, 0 no anchor yet.
     """
     if cl.size == 0:
-        z = [np.zeros(k) for _ in range(4)]
+        z = [np.zeros(k) for _ in range(5)]
         return _Anchors(np.full(k, -1, dtype=np.int64), *z, np.zeros(0, np.int8))
     nv, pcl, pveh, inv, cnt = (
         pairs.n_vehicles, pairs.site, pairs.vehicle, pairs.inverse, pairs.sessions,
@@ -710,7 +728,9 @@ def _anchors(
     a = anchor[pveh]
     n = np.maximum(np.bincount(cl, minlength=k), 1)
     known = np.bincount(pveh, weights=cnt, minlength=nv)[pveh] >= 2  # one session: no anchor
-    anchored = np.bincount(pcl, weights=cnt * (known & (a == pcl)), minlength=k) / n
+    home_here = known & (a == pcl)
+    anchored = np.bincount(pcl, weights=cnt * home_here, minlength=k) / n
+    anchored_vehicles = np.bincount(pcl, weights=home_here, minlength=k)
     visitors = np.bincount(pcl, weights=cnt * (known & (a != pcl)), minlength=k) / n
     role = np.where(known, np.where(a == pcl, 1, 2), 0).astype(np.int8)[inv.ravel()]
     lat = np.full(k, np.nan)
@@ -721,7 +741,7 @@ def _anchors(
     sleepers = known & (away <= neighbour_m) & (nights > 0)
     neighbour_sleepers = np.bincount(pcl, weights=cnt * sleepers, minlength=k) / n
     sat_of, share = _satellites(pcl, a, cnt, away <= radius_m, n, k)
-    return _Anchors(sat_of, share, anchored, visitors, neighbour_sleepers, role)
+    return _Anchors(sat_of, share, anchored, anchored_vehicles, visitors, neighbour_sleepers, role)
 
 
 def _satellites(

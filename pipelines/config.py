@@ -240,6 +240,19 @@ class ClassifyParams:
     #: ...or, once past young_span_days, daytime use: at most this overnight share (public
     #: chargers used by drivers without a home charger; homes/garages: >= 0.53)
     daytime_max_overnight_share: float = 0.3
+    #: *locals*: drivers without a home charger who share their local charger. Outside busy
+    #: areas (local_sessions_per_day < busy_area_sessions_per_day), >= locals_min_vehicles
+    #: vehicles that are not loyal to the site (they charge elsewhere too) sleep here, and
+    #: < locals_max_overnight_share of the sessions are overnight. A home has one or two cars
+    #: sleeping there; a garage's residents are loyal and charge overnight. Such a site needs
+    #: no visitors when hardly any of its sessions are by loyal vehicles (loyal_share <
+    #: locals_max_loyal_share), and a loyal local among them does not make it a home when
+    #: >= crowd_one_time_share of its vehicles came once (a garage's group is closed).
+    #: Eighth session: recall +1 station on n42 (twice: 0.947 -> 0.973), n49 and n41, no
+    #: private site added on any of the 25 sweep fleets (docs/quality.md)
+    locals_min_vehicles: int = 3
+    locals_max_loyal_share: float = 0.1
+    locals_max_overnight_share: float = 0.5
     #: a site where at least this share of sessions report a poor GPS fix (worse than 15 m)
     #: is held back: it is where poor fixes of sites nearby happen to overlap. Dense 60k
     #: fleets: published private sites 118 -> 110 and 109 -> 105 (held out), split stations

@@ -774,6 +774,86 @@ def test_quiet_charger_a_homeless_local_overnights_at_now_and_then_is_public():
     assert (again["site_class"], "household" in again["reasons"]) == ("residential", True)
 
 
+def test_quiet_charger_four_homeless_locals_share_is_public():
+    """A quiet public AC charger in a small fleet where four locals without a home charger do
+    nearly all the charging: five sessions each over three weeks, two of them evening
+    plug-ins left overnight (19-20 h, 11-12 h) and three daytime top-ups (1-2.5 h). Each does
+    eight daytime sessions at each of two chargers 3 and 6 km away and spends no night anywhere
+    else, so all four sleep here. Two drivers who sleep at home charge here once each.
+
+    Visitors do 2/22 = 0.09 of the sessions, under ``min_visitor_share``; the overnight share
+    8/22 = 0.36 is above the daytime exemption. But four vehicles sleep here and none of them
+    is loyal (each does 5/21 = 0.24 of its charging here): drivers without a home charger
+    sharing their local charger. A garage's residents are loyal and charge overnight.
+
+    Expected: ``public``; ``unconfirmed`` (``no_visitors``) without the locals exemption.
+    """
+    hours, dwell = [20, 11, 19, 14, 10], [11, 1.5, 12, 2.5, 1]
+    local = [_sessions([f"local-{i}"] * 5, np.arange(i, 20, 4), hours, dwell) for i in range(4)]
+    visitors = _sessions(["pub-0", "pub-1"], [3, 9], 12.0, 1.5)
+    away = [
+        _sessions([f"local-{i}"] * 8, np.arange(8) * 2 + k, 15.0, 1.5)
+        for i in range(4)
+        for k in (0, 1)
+    ]
+    groups = (
+        (pd.concat([*local, visitors], ignore_index=True), 0.0),
+        (pd.concat(away[0::2], ignore_index=True), 3000.0),
+        (pd.concat(away[1::2], ignore_index=True), 6000.0),
+    )
+    row = _classify(*groups, homes=("pub-",)).loc[0]
+    assert row["anchored_vehicles"] == 4
+    assert row["visitor_share"] == pytest.approx(2 / 22)
+    assert row["overnight_share"] == pytest.approx(8 / 22)
+    assert (row["loyal_share"], row["top_vehicle_loyalty"]) == (0.0, pytest.approx(5 / 21))
+    assert row["site_class"] == "public", row["reasons"]
+    off = replace(PARAMS, locals_min_vehicles=1000)
+    again = _classify(*groups, homes=("pub-",), params=off).loc[0]
+    assert (again["site_class"], again["reasons"]) == ("unconfirmed", "no_visitors")
+
+
+def test_quiet_charger_one_loyal_local_and_three_more_is_public():
+    """A quiet public AC charger in a small fleet. A local without a home charger does 8 of
+    its 10 sessions here (loyal), 4 of them left overnight; three more locals do 4 sessions
+    each here, 2 overnight, and 10 daytime sessions at two chargers 3 and 6 km away; six
+    drivers who sleep at home charge here once each. No vehicle spends a night elsewhere,
+    so all four locals sleep here.
+
+    The loyal local does 8/26 = 0.31 of the sessions, 10/26 = 0.38 of them overnight: the
+    ``loyal_overnight`` counts of a home that friends use. But three vehicles that are not
+    loyal to the site also sleep here and 6/10 of the vehicles came once: a home has one or two
+    cars sleeping there, a garage's group is closed.
+
+    Expected: ``public``; ``residential`` (``loyal_overnight``) without the locals exemption.
+    """
+    hours = [20, 13, 21, 14, 19, 15, 20, 13]
+    dwell = [11, 1.5, 10, 2, 12, 1.5, 11, 2]
+    loyal = _sessions(["loyal"] * 8, np.arange(0, 24, 3), hours, dwell)
+    local = [
+        _sessions([f"local-{i}"] * 4, np.arange(i + 1, 21, 5), [20, 13, 19, 14], [11, 2, 12, 1.5])
+        for i in range(3)
+    ]
+    strangers = _sessions([f"pub-{i}" for i in range(6)], [2, 5, 8, 11, 14, 17], 14.0, 1.5)
+    away = {
+        k: [_sessions([f"local-{i}"] * 5, np.arange(5) * 4 + k, 15.0, 1.5) for i in range(3)]
+        for k in (0, 2)
+    }
+    groups = (
+        (pd.concat([loyal, *local, strangers], ignore_index=True), 0.0),
+        (pd.concat([_sessions(["loyal"] * 2, [4, 10], 14.0, 1.5), *away[0]]), 3000.0),
+        (pd.concat(away[2], ignore_index=True), 6000.0),
+    )
+    row = _classify(*groups, homes=("pub-",)).loc[0]
+    assert (row["anchored_vehicles"], row["loyal_vehicles"]) == (4, 1)
+    assert row["loyal_share"] == pytest.approx(8 / 26)
+    assert row["overnight_share"] == pytest.approx(10 / 26)
+    assert row["one_time_vehicle_share"] == pytest.approx(6 / 10)
+    assert row["site_class"] == "public", row["reasons"]
+    off = replace(PARAMS, locals_min_vehicles=1000)
+    again = _classify(*groups, homes=("pub-",), params=off).loc[0]
+    assert (again["site_class"], again["reasons"]) == ("residential", "loyal_overnight")
+
+
 def test_home_whose_car_mostly_tops_up_by_day_is_residential():
     """A home in a dense fleet (simulated seed 1's one new leak when the household rule first
     asked for a car sleeping there in earnest): the household car does 7 of the 11 sessions,
