@@ -286,7 +286,8 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     )
     daytime = ~young & (f["overnight_share"] <= params.daytime_max_overnight_share)
     # drivers without a home charger who share their local charger: several sleep here, not
-    # loyal to it (they charge elsewhere too), mostly not overnight, outside busy areas
+    # loyal to it (they charge elsewhere too), mostly not overnight, outside busy areas. A loyal
+    # vehicle that sleeps elsewhere makes the count smaller: the exemption errs towards excluding
     busy_area = f["local_sessions_per_day"] >= params.busy_area_sessions_per_day
     locals_ = (
         (f["anchored_vehicles"] - f["loyal_vehicles"] >= params.locals_min_vehicles)
