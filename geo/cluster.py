@@ -59,6 +59,7 @@ __all__ = [
     "dask_mapper",
     "dbscan_weighted",
     "halo_resolution",
+    "join_thin_pairs",
     "order_labels",
     "rescue_noise",
     "run_partitions",
@@ -227,6 +228,74 @@ def rescue_noise(
     _, rank = np.unique(sub[keep], return_inverse=True)  # sub is numbered by smallest position
     out[noise[keep]] = out.max(initial=-1) + 1 + rank.ravel()
     return out
+
+
+def join_thin_pairs(
+    xyz: npt.ArrayLike,
+    weights: npt.ArrayLike,
+    labels: npt.ArrayLike,
+    max_weight: float,
+    radius_m: float,
+) -> IntArray:
+    """Join two thin clusters that are each other's nearest thin cluster within ``radius_m``.
+
+    A quiet station's few sessions may fall into two groups, each dense enough for DBSCAN,
+    with a gap wider than ``eps`` between them: two sites for one station. Two clusters
+    lighter than ``max_weight`` whose weighted centroids are within ``radius_m`` of each
+    other, and each the other's nearest such cluster, become one. Only mutual pairs join, so
+    a row of thin clusters (fragments of neighbouring homes) never chains into one.
+
+    Parameters
+    ----------
+    xyz, weights : array_like
+        Unit vectors (n, 3) and point weights (n,), as for :func:`dbscan_weighted`.
+    labels : array_like of int
+        Cluster labels ``0..k-1`` (``-1`` noise).
+    max_weight : float
+        Clusters with at least this total weight are left alone.
+    radius_m : float
+        Largest centroid distance of a joined pair (metres).
+
+    Returns
+    -------
+    int64 ndarray
+        ``labels`` with each joined pair under the smaller label, renumbered ``0..k'-1`` in
+        the order of the old labels.
+
+    Examples
+    --------
+    Two groups of three sessions 17 m apart become one cluster; a third group 60 m off and a
+    heavy cluster stay as they are; nothing to do on empty input.
+
+    >>> from geo.distance import unit_vectors
+    >>> dy = 1 / 111_195  # a metre of latitude
+    >>> lat = 42.0 + dy * np.array([0, 2, 4, 21, 23, 25, 85, 87, 89, 500])
+    >>> xyz = unit_vectors(lat, np.full(10, -71.0))
+    >>> w = np.array([1, 1, 1, 1, 1, 1, 1, 1, 1, 20.0])
+    >>> join_thin_pairs(xyz, w, [0, 0, 0, 1, 1, 1, 2, 2, 2, 3], 10, 25)
+    array([0, 0, 0, 0, 0, 0, 1, 1, 1, 2])
+    >>> join_thin_pairs(np.empty((0, 3)), [], [], 10, 25)
+    array([], dtype=int64)
+    """
+    v = np.ascontiguousarray(xyz, dtype=np.float64).reshape(-1, 3)
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    out = np.array(labels, dtype=np.int64).ravel()
+    k = int(out.max(initial=-1)) + 1
+    m = out >= 0
+    mass = np.bincount(out[m], w[m], minlength=k)
+    thin = np.flatnonzero(mass < max_weight)
+    if thin.size < 2:
+        return out
+    sums = np.stack([np.bincount(out[m], v[m, d] * w[m], minlength=k) for d in range(3)], 1)
+    c = sums[thin] / np.linalg.norm(sums[thin], axis=1, keepdims=True)
+    dist, j = cKDTree(c).query(c, k=2, distance_upper_bound=float(chord_from_m(radius_m)))
+    near = np.where(np.isfinite(dist[:, 1]), j[:, 1], -1)
+    i = np.arange(thin.size)
+    mutual = (near >= 0) & (near[np.maximum(near, 0)] == i) & (i < near)
+    target = np.arange(k)
+    target[thin[near[mutual]]] = thin[i[mutual]]
+    _, new = np.unique(target, return_inverse=True)
+    return np.where(m, new.ravel()[np.maximum(out, 0)], -1)
 
 
 # --------------------------------------------------------------------------------------------

@@ -106,6 +106,10 @@ class ClusterParams:
     rescue_eps_m: float = 30.0
     rescue_min_sessions: float = 4.0
     rescue_clearance_m: float = 40.0
+    #: last, two clusters lighter than mode_min_sessions whose centroids are within join_thin_m
+    #: and which are each other's nearest such cluster are one site (geo.cluster.join_thin_pairs;
+    #: 0 turns it off): a quiet station's few sessions in two groups more than eps apart
+    join_thin_m: float = 25.0
     #: H3 resolution of the micro-points sessions are aggregated to before clustering
     micro_res: int = 13
     #: coarse H3 resolution of the partitions clustered independently (res 5: ~8.5 km edge)

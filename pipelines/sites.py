@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 from geo.cluster import (
     Mapper,
     cluster_points,
+    join_thin_pairs,
     order_labels,
     rescue_noise,
 )
@@ -287,8 +288,10 @@ def refine_labels(
 ) -> npt.NDArray[np.int64]:
     """DBSCAN labels split into density modes (:func:`geo.modes.split_modes`) when
     ``params.split_modes``, then isolated groups of noise rescued
-    (:func:`geo.cluster.rescue_noise`) unless ``params.rescue_min_sessions`` is 0 (each step on
-    its own); points are the micro-points in cell order (their ids)."""
+    (:func:`geo.cluster.rescue_noise`) unless ``params.rescue_min_sessions`` is 0, then thin
+    clusters joined in mutual nearest pairs (:func:`geo.cluster.join_thin_pairs`) unless
+    ``params.join_thin_m`` is 0 (each step on its own); points are the micro-points in cell
+    order (their ids)."""
     if params.split_modes:
         modes = ModeParams(
             eps_m=params.eps_m,
@@ -304,6 +307,8 @@ def refine_labels(
             xyz, weights, labels, params.rescue_eps_m, params.rescue_min_sessions,
             params.rescue_clearance_m,
         )  # fmt: skip
+    if params.join_thin_m > 0:
+        labels = join_thin_pairs(xyz, weights, labels, params.mode_min_sessions, params.join_thin_m)
     return labels
 
 

@@ -154,3 +154,26 @@ def test_fringe_of_a_busy_station_stays_noise():
     assert (labels[:10] == 0).all() and (labels[10:] == -1).all()
     ring, _ = find_sites(sessions, ClusterParams(rescue_clearance_m=0.0))
     assert sorted(ring["sessions"]) == [8, 10]
+
+
+def test_quiet_station_in_two_groups_is_one_site():
+    """A quiet DC station whose six sessions (six vehicles) fell into two groups of three whose
+    centres are 21 m apart (each group within 4 m and 17 m from the other: two DBSCAN clusters
+    at eps 15 m, min 3), as on a simulated 400-vehicle fleet (seed 49); and, 80 m north, a row
+    of three such groups, centres 21 m and then 23 m apart. Thin clusters join only in mutual
+    nearest pairs, so the row does not chain into one.
+
+    Expected: the station is one site of 6 sessions; in the row, the two groups nearest each
+    other join (6 sessions) and the third stays on its own (3): sessions [3, 6, 6]. With the
+    join turned off (``join_thin_m=0``): five sites of 3.
+    """
+    north = [0, 2, 4, 21, 23, 25, 80, 82, 84, 101, 103, 105, 124, 126, 128]
+    rows = [
+        (f"v{i}", f"2026-11-{1 + i % 20:02d}", 36.0 + n / M_PER_DEG_LAT, 140.0, 50.0, 5.0)
+        for i, n in enumerate(north)
+    ]
+    sites, labels = find_sites(_sessions(rows), ClusterParams())
+    assert sorted(sites["sessions"]) == [3, 6, 6]
+    assert len(set(labels[:6])) == 1 and labels[0] >= 0
+    off, _ = find_sites(_sessions(rows), ClusterParams(join_thin_m=0.0))
+    assert list(off["sessions"]) == [3] * 5
