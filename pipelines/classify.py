@@ -32,9 +32,10 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    overnight (``residents_in_busy_area``), is residential too.
 4. *A workplace*: long weekday-daytime sessions (``weekday_daytime`` + ``long_dwell``), judged
    on all sessions or on those of vehicles sleeping elsewhere (a home next door chained into
-   the site dilutes the first).
+   the site dilutes the first; a few of them are needed, one is no evidence).
 5. *Private*: a closed regular group with long stays that is none of the above.
-6. *Unconfirmed*: no evidence of public use yet — too few sessions, mostly poor GPS fixes
+6. *Unconfirmed*: no evidence of public use yet — too few sessions (three daytime sessions
+   suffice in a quiet area), mostly poor GPS fixes
    (``poor_fixes``: where the imprecise fixes of sites nearby overlap), or too few sessions by
    vehicles that sleep at another site (``visitor_share``; more is asked of young and
    home-like sites) unless the group has shown itself open over two weeks, the site is used
@@ -268,7 +269,8 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["one_time_vehicle_share"] <= params.resident_max_one_time_share)
     )
     weekday = (f["weekday_daytime_share"] >= params.workplace_weekday_day_share) | (
-        f["visitor_weekday_daytime_share"] >= params.workplace_visitor_weekday_day_share
+        (f["visitor_weekday_daytime_share"] >= params.workplace_visitor_weekday_day_share)
+        & (np.rint(f["visitor_share"] * f["sessions"]) >= params.workplace_visitor_min_sessions)
     )
     long_dwell = f["dwell_median_h"] >= params.long_dwell_h
 
@@ -343,7 +345,10 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     garage = ~quick & ~home & (shared | mixed | busy_residents)
     work = ~quick & ~home & ~garage & weekday & long_dwell
     private = ~quick & ~home & ~garage & ~work & closed & long_dwell
-    thin = f["sessions"] < params.min_sessions
+    quiet_area = (f["local_sessions_per_day"] < params.quiet_area_sessions_per_day) & (
+        f["overnight_share"] <= params.daytime_max_overnight_share
+    )
+    thin = f["sessions"] < np.where(quiet_area, params.quiet_min_sessions, params.min_sessions)
     thin_busy = (f["local_sessions_per_day"] >= params.busy_area_thin_sessions_per_day) & (
         f["sessions"] < params.busy_area_min_sessions
     )

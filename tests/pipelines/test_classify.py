@@ -1094,3 +1094,72 @@ def test_busy_charger_chained_with_a_loyal_household_next_door_is_public():
     assert row["overnight_share"] >= PARAMS.home_loyal_overnight_share
     assert row["site_class"] == "public", row["reasons"]
     assert _classify((home, 0.0)).loc[0, "site_class"] == "residential"
+
+
+def test_three_visits_in_quiet_area_are_public_same_near_busy_charger_held_back():
+    """Three drivers plug in once each, late morning for 1.5 h, at two places 8 km apart:
+
+    Site 0 is in a quiet area (no other charging within ~1 km). Site 1 lies 300 m from a
+    public charger with 100 sessions a day, under the busy-area threshold but well above
+    ``quiet_area_sessions_per_day`` (50): amid that much charging three sessions may be GPS
+    fragments or a home that three friends dropped by.
+
+    Expected: site 0 ``public`` (3 daytime sessions clear ``quiet_min_sessions``); site 1
+    ``unconfirmed`` with too_few_sessions (fewer than ``min_sessions`` 4); site 0 too without
+    the quiet-area allowance (``quiet_area_sessions_per_day=0``). Overnight visits would not
+    do either: homes and garage fragments are used overnight (see
+    ``test_garage_fragment_is_satellite_of_the_garage``, 400 m away).
+    """
+    rng = np.random.default_rng(31)
+    visits = [_sessions([f"v{k}-{i}" for i in range(3)], [2, 9, 16], 11.5, 1.5) for k in range(2)]
+    out = _classify((visits[0], 0.0), (visits[1], 8000.0),
+                    (busy_neighbourhood_sessions(rng, per_day=100), 8300.0),
+                    homes=("v", "crowd-"))  # fmt: skip
+    assert out.loc[0, "local_sessions_per_day"] < PARAMS.quiet_area_sessions_per_day
+    assert out.loc[1, "local_sessions_per_day"] >= PARAMS.quiet_area_sessions_per_day
+    assert out.loc[0, "site_class"] == "public", out.loc[0, "reasons"]
+    assert (out.loc[1, "site_class"], out.loc[1, "reasons"]) == ("unconfirmed", "too_few_sessions")
+    off = replace(PARAMS, quiet_area_sessions_per_day=0.0)
+    again = _classify((visits[0], 0.0), homes=("v",), params=off)
+    assert (again.loc[0, "site_class"], again.loc[0, "reasons"]) == (
+        "unconfirmed",
+        "too_few_sessions",
+    )
+
+
+def test_quiet_charger_locals_use_by_day_and_one_visitor_commutes_to_is_public():
+    """A quiet public AC charger in a small fleet, as on a simulated 400-vehicle fleet (seed
+    45): four locals without a home charger plug in three times each over three weeks, one
+    evening left overnight (20 h, 11 h) and two long weekday stays (9 h for 6 h, 10 h for
+    5 h); each does 16 daytime sessions at two chargers 3 and 6 km away and spends no night
+    elsewhere, so all four sleep here. One driver who sleeps at home charges here once, on a
+    Tuesday 08-16 h.
+
+    Weekday daytime: 9/13 = 0.69 of the sessions (under 0.75), and 1/1 of the visitors' (the
+    clause for a workplace chained with a home next door). The median stay is 6 h. One
+    visitor session is no evidence of a workplace.
+
+    Expected: ``public`` (the locals exemption waives the missing visitors); ``workplace``
+    when a single visitor session counts (``workplace_visitor_min_sessions=1``).
+    """
+    local = [_sessions([f"local-{i}"] * 3, [i, i + 7, i + 14], [20, 9, 10], [11, 6, 5])
+             for i in range(4)]  # fmt: skip
+    visitor = _sessions(["pub-0"], [1], 8.0, 8.0)
+    away = [
+        _sessions([f"local-{i}"] * 8, np.arange(8) * 2 + k, 15.0, 1.5)
+        for i in range(4)
+        for k in (0, 1)
+    ]
+    groups = (
+        (pd.concat([*local, visitor], ignore_index=True), 0.0),
+        (pd.concat(away[0::2], ignore_index=True), 3000.0),
+        (pd.concat(away[1::2], ignore_index=True), 6000.0),
+    )
+    row = _classify(*groups, homes=("pub-",)).loc[0]
+    assert row["anchored_vehicles"] == 4
+    assert row["weekday_daytime_share"] == pytest.approx(9 / 13)
+    assert (row["visitor_weekday_daytime_share"], row["dwell_median_h"]) == (1.0, 6.0)
+    assert row["site_class"] == "public", row["reasons"]
+    one = replace(PARAMS, workplace_visitor_min_sessions=1)
+    again = _classify(*groups, homes=("pub-",), params=one).loc[0]
+    assert again["site_class"] == "workplace", again["reasons"]
