@@ -774,6 +774,16 @@ def test_quiet_charger_a_homeless_local_overnights_at_now_and_then_is_public():
     assert (again["site_class"], "household" in again["reasons"]) == ("residential", True)
 
 
+def _daytime_elsewhere(vehicles: list[str], n: int = 8) -> tuple[tuple[pd.DataFrame, float], ...]:
+    """``n`` daytime top-ups (15 h, 1.5 h, every other day) by each of ``vehicles`` at each of
+    two chargers 3 and 6 km east, as ``_classify`` groups: drivers without a home charger who
+    charge around and spend no night elsewhere."""
+    return tuple(
+        (pd.concat([_sessions([v] * n, np.arange(n) * 2 + k, 15.0, 1.5) for v in vehicles]), east)
+        for k, east in ((0, 3000.0), (1, 6000.0))
+    )
+
+
 def test_quiet_charger_four_homeless_locals_share_is_public():
     """A quiet public AC charger in a small fleet where four locals without a home charger do
     nearly all the charging: five sessions each over three weeks, two of them evening
@@ -791,15 +801,9 @@ def test_quiet_charger_four_homeless_locals_share_is_public():
     hours, dwell = [20, 11, 19, 14, 10], [11, 1.5, 12, 2.5, 1]
     local = [_sessions([f"local-{i}"] * 5, np.arange(i, 20, 4), hours, dwell) for i in range(4)]
     visitors = _sessions(["pub-0", "pub-1"], [3, 9], 12.0, 1.5)
-    away = [
-        _sessions([f"local-{i}"] * 8, np.arange(8) * 2 + k, 15.0, 1.5)
-        for i in range(4)
-        for k in (0, 1)
-    ]
     groups = (
         (pd.concat([*local, visitors], ignore_index=True), 0.0),
-        (pd.concat(away[0::2], ignore_index=True), 3000.0),
-        (pd.concat(away[1::2], ignore_index=True), 6000.0),
+        *_daytime_elsewhere([f"local-{i}" for i in range(4)]),
     )
     row = _classify(*groups, homes=("pub-",)).loc[0]
     assert row["anchored_vehicles"] == 4
@@ -1145,15 +1149,9 @@ def test_quiet_charger_locals_use_by_day_and_one_visitor_commutes_to_is_public()
     local = [_sessions([f"local-{i}"] * 3, [i, i + 7, i + 14], [20, 9, 10], [11, 6, 5])
              for i in range(4)]  # fmt: skip
     visitor = _sessions(["pub-0"], [1], 8.0, 8.0)
-    away = [
-        _sessions([f"local-{i}"] * 8, np.arange(8) * 2 + k, 15.0, 1.5)
-        for i in range(4)
-        for k in (0, 1)
-    ]
     groups = (
         (pd.concat([*local, visitor], ignore_index=True), 0.0),
-        (pd.concat(away[0::2], ignore_index=True), 3000.0),
-        (pd.concat(away[1::2], ignore_index=True), 6000.0),
+        *_daytime_elsewhere([f"local-{i}" for i in range(4)]),
     )
     row = _classify(*groups, homes=("pub-",)).loc[0]
     assert row["anchored_vehicles"] == 4
