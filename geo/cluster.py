@@ -286,8 +286,8 @@ def join_thin_pairs(
     thin = np.flatnonzero(mass < max_weight)
     if thin.size < 2:
         return out
-    sums = np.stack([np.bincount(out[m], v[m, d] * w[m], minlength=k) for d in range(3)], 1)
-    c = sums[thin] / np.linalg.norm(sums[thin], axis=1, keepdims=True)
+    sums = _label_sums(v * w[:, None], out, k)[thin]
+    c = sums / np.linalg.norm(sums, axis=1, keepdims=True)
     dist, j = cKDTree(c).query(c, k=2, distance_upper_bound=float(chord_from_m(radius_m)))
     near = np.where(np.isfinite(dist[:, 1]), j[:, 1], -1)
     i = np.arange(thin.size)
@@ -522,9 +522,13 @@ def cluster_centroids(
     v = np.asarray(vectors, dtype=np.float64).reshape(-1, 3)
     lab = np.asarray(labels, dtype=np.int64)
     k = int(lab.max(initial=-1)) + 1 if n_clusters is None else n_clusters
-    m = lab >= 0
-    sums = np.stack([np.bincount(lab[m], v[m, d], minlength=k) for d in range(3)], axis=1)
-    return unit_vectors_to_latlng(sums)
+    return unit_vectors_to_latlng(_label_sums(v, lab, k))
+
+
+def _label_sums(v: FloatArray, labels: IntArray, k: int) -> FloatArray:
+    """Per cluster ``0..k-1``, the sum of its rows of ``v`` (n, 3); noise (-1) is ignored."""
+    m = labels >= 0
+    return np.stack([np.bincount(labels[m], v[m, d], minlength=k) for d in range(3)], axis=1)
 
 
 def order_labels(
