@@ -816,6 +816,43 @@ def test_quiet_charger_four_homeless_locals_share_is_public():
     assert (again["site_class"], again["reasons"]) == ("unconfirmed", "no_visitors")
 
 
+def test_quiet_charger_three_locals_often_leave_overnight_is_public():
+    """A quiet public AC charger in a small fleet, as on the quality table's 400-vehicle seed 1:
+    three locals without a home charger, each with 16 daytime sessions at two chargers 3 and
+    6 km away and no night elsewhere, plug in here 4, 2 and 1 times (2, 1 and 1 of them left
+    overnight, 20 h for 11 h; the rest noon top-ups of 1.5 h); three drivers who sleep at
+    home come 2, 2 and 1 times (one overnight each, the rest noon top-ups).
+
+    Overnight share 7/12 = 0.58 with a median stay of 11 h: home-like, so the site needs
+    half its sessions by visitors and has 5/12. But three vehicles that are loyal to no
+    charger sleep here: drivers without a home charger sharing their local charger, who leave
+    their cars overnight more often than not.
+
+    Expected: ``public``; ``unconfirmed`` (``no_visitors``) with the locals exemption capped
+    at an overnight share of 0.5.
+    """
+    nights = [(4, 2), (2, 1), (1, 1)]  # (sessions here, of them overnight) per local
+    here = []
+    for i, (n, night) in enumerate(nights):
+        days = [7 * k + i for k in range(n)]
+        here.append(_sessions([f"local-{i}"] * n, days, [20] * night + [12] * (n - night),
+                              [11] * night + [1.5] * (n - night)))  # fmt: skip
+    here.append(_sessions(["pub-0", "pub-0", "pub-1", "pub-1", "pub-2"], [1, 5, 8, 12, 15],
+                          [20, 12, 20, 12, 20], [11, 1.5, 11, 1.5, 11]))  # fmt: skip
+    groups = (
+        (pd.concat(here, ignore_index=True), 0.0),
+        *_daytime_elsewhere([f"local-{i}" for i in range(3)]),
+    )
+    row = _classify(*groups, homes=("pub-",)).loc[0]
+    assert (row["sessions"], row["vehicles"], row["anchored_vehicles"]) == (12, 6, 3)
+    assert row["overnight_share"] == pytest.approx(7 / 12)
+    assert (row["visitor_share"], row["loyal_share"]) == (pytest.approx(5 / 12), 0.0)
+    assert row["site_class"] == "public", row["reasons"]
+    capped = replace(PARAMS, locals_max_overnight_share=0.5)
+    again = _classify(*groups, homes=("pub-",), params=capped).loc[0]
+    assert (again["site_class"], again["reasons"]) == ("unconfirmed", "no_visitors")
+
+
 def test_quiet_charger_one_loyal_local_and_three_more_is_public():
     """A quiet public AC charger in a small fleet. A local without a home charger does 8 of
     its 10 sessions here (loyal), 4 of them left overnight; three more locals do 4 sessions
