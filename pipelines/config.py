@@ -264,7 +264,8 @@ class ClassifyParams:
     locals_max_loyal_share: float = 0.1
     #: 0.5 -> 0.6 (ninth session): +1 station on the quality table's 400-vehicle seed 1
     #: (three locals, 0.58 overnight), every other sweep fleet and held-out seed unchanged;
-    #: garages sit above it (0.6-0.8) but are caught by the garage rules first
+    #: simulated garages with >= 3 non-loyal sleepers have 0.5-0.8 overnight, and the garage
+    #: rules, which come first, catch every one of them
     locals_max_overnight_share: float = 0.6
     #: a site where at least this share of sessions report a poor GPS fix (worse than 15 m)
     #: is held back: it is where poor fixes of sites nearby happen to overlap. Dense 60k
