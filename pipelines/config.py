@@ -102,9 +102,11 @@ class ClusterParams:
     #: few sessions scatter over a wide car park (bays up to 15 m out) is all noise at eps 15 m.
     #: Groups within rescue_clearance_m of a clustered point are a site's fringe and stay noise.
     #: 400-vehicle fleets: recall 0.932 -> 0.966 (seed 51), 0.947 -> 0.965 (seed 53); without
-    #: the clearance 3,000-vehicle fleets got split stations and a home fragment, with it none
+    #: the clearance 3,000-vehicle fleets got split stations and a home fragment, with it none.
+    #: 3, not 4, since a three-session site in a quiet area can be published (classify's
+    #: quiet_min_sessions): seed 45 0.966 -> 0.983, every other sweep and held-out fleet unchanged
     rescue_eps_m: float = 30.0
-    rescue_min_sessions: float = 4.0
+    rescue_min_sessions: float = 3.0
     rescue_clearance_m: float = 40.0
     #: last, two clusters lighter than mode_min_sessions whose centroids are within join_thin_m
     #: and which are each other's nearest such cluster are one site (geo.cluster.join_thin_pairs;

@@ -125,7 +125,7 @@ def _ring(n: int, radius_m: float, day: str = "2026-11-03") -> list[tuple]:
 def test_quiet_station_in_a_wide_car_park_is_rescued_from_noise():
     """Five vehicles plugged in once each at a quiet station whose bays spread 14 m from its
     centre: neighbouring sessions are 16.5 m apart, more than eps (15 m), so DBSCAN leaves all
-    five as noise. The rescue (a second DBSCAN over the noise, eps 30 m, 4 sessions) finds them.
+    five as noise. The rescue (a second DBSCAN over the noise, eps 30 m, 3 sessions) finds them.
 
     Expected: one site of 5 sessions and 5 vehicles within 1 m of the centre; none with the
     rescue turned off (``rescue_min_sessions=0``).
@@ -137,6 +137,22 @@ def test_quiet_station_in_a_wide_car_park_is_rescued_from_noise():
     assert abs(sites.loc[0, "lat"] - 36.0) * M_PER_DEG_LAT < 1.0
     off, off_labels = find_sites(sessions, ClusterParams(rescue_min_sessions=0))
     assert off.empty and (off_labels == -1).all()
+
+
+def test_three_sessions_in_a_wide_car_park_are_rescued_too():
+    """Three vehicles plugged in once each 14 m from a quiet station's centre, 24 m apart:
+    noise at eps 15 m, one group at the rescue's 30 m. Three sessions is the rescue's core
+    weight (``rescue_min_sessions`` 3), as the classifier publishes a three-session site in a
+    quiet area (a simulated 400-vehicle fleet, seed 45, lost such a station to noise).
+
+    Expected: one site of 3 sessions and 3 vehicles; none with ``rescue_min_sessions=4``.
+    """
+    sessions = _sessions(_ring(3, 14.0))
+    sites, labels = find_sites(sessions, ClusterParams())
+    assert len(sites) == 1 and (labels == 0).all()
+    assert (sites.loc[0, "sessions"], sites.loc[0, "vehicles"]) == (3, 3)
+    four, four_labels = find_sites(sessions, ClusterParams(rescue_min_sessions=4))
+    assert four.empty and (four_labels == -1).all()
 
 
 def test_fringe_of_a_busy_station_stays_noise():
