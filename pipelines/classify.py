@@ -18,7 +18,9 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    (``dominant_vehicle``), or the household's vehicles that sleep there do a large share while
    friends drop by (``household``; the top vehicle sleeps there in earnest: many of its own
    sessions there are overnight and it does a fair part of its charging there, or it does
-   most of its charging there), or one or two
+   most of its charging there; not in a quiet area when five or more vehicles use the site and
+   the top vehicle does under 0.4 of its charging there: a local's favourite public charger),
+   or one or two
    vehicles that do nearly all their charging there do a good share of its sessions, partly
    overnight (``loyal_overnight``): drivers without a home charger spread their sessions over
    several public chargers. Not where three more vehicles, not loyal to it, sleep there too
@@ -341,7 +343,14 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["overnight_share"] >= params.busy_area_residents_overnight_share)
     )
     shared = overnight & (closed | residents)  # a garage's pattern, which is loyal too
-    home = ~quick & ((dominant & (overnight | long_dwell)) | household | (loyal & ~shared) | busy)
+    favourite = (
+        (f["local_sessions_per_day"] < params.quiet_area_sessions_per_day)
+        & (f["vehicles"] >= params.favourite_min_vehicles)
+        & (f["top_vehicle_loyalty"] < params.favourite_max_loyalty)
+    )
+    household = household & ~favourite
+    one_car = dominant & (overnight | long_dwell) & ~favourite
+    home = ~quick & (one_car | household | (loyal & ~shared) | busy)
     garage = ~quick & ~home & (shared | mixed | busy_residents)
     work = ~quick & ~home & ~garage & weekday & long_dwell
     private = ~quick & ~home & ~garage & ~work & closed & long_dwell

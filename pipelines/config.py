@@ -155,6 +155,13 @@ class ClassifyParams:
     #: A dominating top vehicle is exempt: without that a home on n46 whose car does 0.29 of
     #: its charging there (8 of the 10 sessions there) was published
     home_resident_min_loyalty: float = 0.3
+    #: ...and in a quiet area (local_sessions_per_day < quiet_area_sessions_per_day) neither
+    #: dominant_vehicle nor household fires when >= favourite_min_vehicles vehicles use the
+    #: site and its top vehicle does < favourite_max_loyalty of all its charging there: the
+    #: favourite public charger of a local without a home charger, who spreads the rest over
+    #: others. A home's car charges mostly at home (0 turns it off; docs/site-intelligence.md)
+    favourite_max_loyalty: float = 0.4
+    favourite_min_vehicles: int = 5
     #: residential: vehicles that do >= loyal_vehicle_share of all their charging here (with
     #: >= 2 sessions) do >= home_loyal_share of the site's sessions, >= home_loyal_overnight_share
     #: of them overnight: a home friends also use. Drivers without a home charger spread their

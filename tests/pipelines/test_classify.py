@@ -757,7 +757,9 @@ def test_quiet_charger_a_homeless_local_overnights_at_now_and_then_is_public():
     charging there (simulated homes: >= 0.4 at the 5th percentile).
 
     Expected: ``public`` (not household: top_vehicle_loyalty 0.25 <
-    ``home_resident_min_loyalty`` 0.3); ``residential`` with the floor at 0.
+    ``home_resident_min_loyalty`` 0.3); ``residential`` with the floor at 0 and the
+    favourite-charger exemption off (six vehicles here, loyalty < ``favourite_max_loyalty``:
+    it would catch this site too).
     """
     local = _sessions(["local"] * 6, [0, 3, 6, 9, 12, 15], [20, 12, 21, 19, 11, 22],
                       [11, 1.5, 10, 12, 2, 10])  # fmt: skip
@@ -769,7 +771,7 @@ def test_quiet_charger_a_homeless_local_overnights_at_now_and_then_is_public():
     row = out.loc[0]
     _assert_local_sleeps_here(row, share=6 / 11, overnight=4 / 6, loyalty=6 / 24)
     assert row["site_class"] == "public", row["reasons"]
-    off = replace(PARAMS, home_resident_min_loyalty=0.0)
+    off = replace(PARAMS, home_resident_min_loyalty=0.0, favourite_max_loyalty=0.0)
     again = _classify(*groups, homes=("pub-",), params=off).loc[0]
     assert (again["site_class"], "household" in again["reasons"]) == ("residential", True)
 
@@ -1198,3 +1200,36 @@ def test_quiet_charger_locals_use_by_day_and_one_visitor_commutes_to_is_public()
     one = replace(PARAMS, workplace_visitor_min_sessions=1)
     again = _classify(*groups, homes=("pub-",), params=one).loc[0]
     assert again["site_class"] == "workplace", again["reasons"]
+
+
+def test_quiet_charger_a_local_without_home_charger_dominates_is_public():
+    """A quiet public AC charger in a small fleet, as on held-out 400-vehicle seed 75: a local
+    without a home charger plugs in here 8 times over three weeks (4 evenings left overnight,
+    20 h for 11 h, and 4 noon top-ups) and does 16 daytime top-ups at two chargers 3 and 6 km
+    away, spending no night elsewhere; five drivers who sleep at home come 2, 1, 1, 1 and 1
+    times by day.
+
+    The local does 8/14 = 0.57 of the sessions, sleeps here and half its sessions here are
+    overnight: a ``household`` by the counts. But it does only 8/24 = 0.33 of its own charging
+    here, and six vehicles use the site: a home's car charges mostly at home (simulated
+    homes' top vehicles: >= 0.4), a driver without one spreads over its favourites.
+
+    Expected: ``public``; ``residential`` (``household``) with the exemption off
+    (``favourite_max_loyalty=0``).
+    """
+    n = 8
+    local = _sessions(["local"] * n, np.arange(n) * 2.5, [20, 12] * 4, [11, 1.5] * 4)
+    visitors = _sessions(["pub-0", "pub-0", "pub-1", "pub-2", "pub-3", "pub-4"],
+                         [1, 9, 4, 7, 12, 16], 14.0, 1.5)  # fmt: skip
+    groups = (
+        (pd.concat([local, visitors], ignore_index=True), 0.0),
+        *_daytime_elsewhere(["local"]),
+    )
+    row = _classify(*groups, homes=("pub-",)).loc[0]
+    assert (row["sessions"], row["vehicles"]) == (14, 6)
+    assert row["top_vehicle_share"] == pytest.approx(8 / 14)
+    assert row["top_vehicle_loyalty"] == pytest.approx(8 / 24)
+    assert row["site_class"] == "public", row["reasons"]
+    off = _classify(*groups, homes=("pub-",), params=replace(PARAMS, favourite_max_loyalty=0.0))
+    assert off.loc[0, "site_class"] == "residential"
+    assert "household" in off.loc[0, "reasons"].split(";")
