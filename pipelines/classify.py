@@ -18,14 +18,15 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    (``dominant_vehicle``), or the household's vehicles that sleep there do a large share while
    friends drop by (``household``; the top vehicle sleeps there in earnest: many of its own
    sessions there are overnight and it does a fair part of its charging there, or it does
-   most of its charging there; not in a quiet area when five or more vehicles use the site and
-   the top vehicle does under 0.4 of its charging there: a local's favourite public charger),
-   or one or two
+   most of its charging there), or one or two
    vehicles that do nearly all their charging there do a good share of its sessions, partly
    overnight (``loyal_overnight``): drivers without a home charger spread their sessions over
    several public chargers. Not where three more vehicles, not loyal to it, sleep there too
    and most vehicles came once, outside busy areas: *locals* without a home charger sharing
-   their charger, one of them loyal.
+   their charger, one of them loyal. Nor, in a quiet area, where five or more vehicles use
+   the site and its top vehicle does under 0.4 of its charging there, or the site is used
+   mostly by day and the top vehicle leaves its car overnight on at most half its visits: a
+   local's *favourite* public charger.
 3. *A shared garage*: overnight charging by a closed group of regulars or by vehicles that
    sleep there (``overnight`` + ``closed_regular_group`` / ``resident_vehicles``).
    Where many vehicles charge within a kilometre (``local_sessions_per_day``), a public
@@ -343,13 +344,19 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["overnight_share"] >= params.busy_area_residents_overnight_share)
     )
     shared = overnight & (closed | residents)  # a garage's pattern, which is loyal too
-    favourite = (
-        (f["local_sessions_per_day"] < params.quiet_area_sessions_per_day)
-        & (f["vehicles"] >= params.favourite_min_vehicles)
-        & (f["top_vehicle_loyalty"] < params.favourite_max_loyalty)
+    # a local's favourite public charger: in a quiet area, five or more vehicles and a top
+    # vehicle that does little of its charging here, or that leaves its car overnight on at
+    # most half its visits to a site used mostly by day. A home's car charges and sleeps there.
+    shared_quiet = (f["local_sessions_per_day"] < params.quiet_area_sessions_per_day) & (
+        f["vehicles"] >= params.favourite_min_vehicles
     )
+    by_day = (f["overnight_share"] < params.favourite_max_overnight_share) & (
+        f["top_vehicle_overnight_share"] <= params.favourite_max_top_overnight_share
+    )
+    favourite = shared_quiet & ((f["top_vehicle_loyalty"] < params.favourite_max_loyalty) | by_day)
     household = household & ~favourite
     one_car = dominant & (overnight | long_dwell) & ~favourite
+    loyal = loyal & ~(shared_quiet & by_day)
     home = ~quick & (one_car | household | (loyal & ~shared) | busy)
     garage = ~quick & ~home & (shared | mixed | busy_residents)
     work = ~quick & ~home & ~garage & weekday & long_dwell

@@ -162,6 +162,13 @@ class ClassifyParams:
     #: others. A home's car charges mostly at home (0 turns it off; docs/site-intelligence.md)
     favourite_max_loyalty: float = 0.4
     favourite_min_vehicles: int = 5
+    #: ...nor, there, loyal_overnight either when the site is used mostly by day
+    #: (overnight_share < favourite_max_overnight_share; 0 turns it off) and its top vehicle
+    #: leaves its car overnight on at most favourite_max_top_overnight_share of its visits: a
+    #: home's car sleeps there (simulated homes with >= 5 vehicles in quiet areas: site
+    #: overnight share >= 0.41 outside dense fleets, top vehicle's >= 0.53 everywhere)
+    favourite_max_overnight_share: float = 0.4
+    favourite_max_top_overnight_share: float = 0.5
     #: residential: vehicles that do >= loyal_vehicle_share of all their charging here (with
     #: >= 2 sessions) do >= home_loyal_share of the site's sessions, >= home_loyal_overnight_share
     #: of them overnight: a home friends also use. Drivers without a home charger spread their

@@ -771,7 +771,12 @@ def test_quiet_charger_a_homeless_local_overnights_at_now_and_then_is_public():
     row = out.loc[0]
     _assert_local_sleeps_here(row, share=6 / 11, overnight=4 / 6, loyalty=6 / 24)
     assert row["site_class"] == "public", row["reasons"]
-    off = replace(PARAMS, home_resident_min_loyalty=0.0, favourite_max_loyalty=0.0)
+    off = replace(
+        PARAMS,
+        home_resident_min_loyalty=0.0,
+        favourite_max_loyalty=0.0,
+        favourite_max_overnight_share=0.0,
+    )
     again = _classify(*groups, homes=("pub-",), params=off).loc[0]
     assert (again["site_class"], "household" in again["reasons"]) == ("residential", True)
 
@@ -867,7 +872,9 @@ def test_quiet_charger_one_loyal_local_and_three_more_is_public():
     loyal to the site also sleep here and 6/10 of the vehicles came once: a home has one or two
     cars sleeping there, a garage's group is closed.
 
-    Expected: ``public``; ``residential`` (``loyal_overnight``) without the locals exemption.
+    Expected: ``public``; ``residential`` (``loyal_overnight``) without the locals exemption
+    and the favourite-charger one (ten vehicles in a quiet area, 10/26 overnight, the loyal
+    local's car left overnight on 4 of its 8 visits: it would catch this site too).
     """
     hours = [20, 13, 21, 14, 19, 15, 20, 13]
     dwell = [11, 1.5, 10, 2, 12, 1.5, 11, 2]
@@ -892,7 +899,7 @@ def test_quiet_charger_one_loyal_local_and_three_more_is_public():
     assert row["overnight_share"] == pytest.approx(10 / 26)
     assert row["one_time_vehicle_share"] == pytest.approx(6 / 10)
     assert row["site_class"] == "public", row["reasons"]
-    off = replace(PARAMS, locals_min_vehicles=1000)
+    off = replace(PARAMS, locals_min_vehicles=1000, favourite_max_overnight_share=0.0)
     again = _classify(*groups, homes=("pub-",), params=off).loc[0]
     assert (again["site_class"], again["reasons"]) == ("residential", "loyal_overnight")
 
@@ -905,21 +912,27 @@ def test_home_whose_car_mostly_tops_up_by_day_is_residential():
 
     The car falls short of both "in earnest" tests, but it does 7/11 = 0.64 of the sessions and
     sleeps here: one vehicle dominating a site where it sleeps is a home whatever its hours.
+    The fleet is dense (a busy charger 300 m away, ~250 sessions a day): in a quiet area five
+    vehicles at a site used by day whose top vehicle rarely stays the night are a local's
+    favourite public charger (simulated homes like this one: all in busy areas).
 
-    Expected: ``residential`` (household).
+    Expected: ``residential`` (household); ``public`` in a quiet area.
     """
     car = _sessions(["car"] * 7, [0, 2, 4, 6, 8, 10, 12], [19, 10, 13, 20, 11, 14, 9],
                     [3, 2, 1.5, 10, 2, 1.5, 3])  # fmt: skip
     friends = _sessions([f"friend-{i}" for i in range(4)], [1, 5, 9, 11], 18.0, 1.5)
     elsewhere = _sessions(["car"] * 10, np.arange(1, 21, 2), 12.0, 1.5)
-    out = _classify((pd.concat([car, friends], ignore_index=True), 0.0),
-                    (elsewhere, 3000.0), homes=("friend-",))  # fmt: skip
+    site = (pd.concat([car, friends], ignore_index=True), 0.0)
+    busy = (busy_neighbourhood_sessions(np.random.default_rng(5)), 300.0)
+    out = _classify(site, (elsewhere, 3000.0), busy, homes=("friend-", "crowd-"))
     row = out.loc[0]
     assert row["top_vehicle_share"] == pytest.approx(7 / 11)
     assert row["top_vehicle_overnight_share"] == pytest.approx(2 / 7)
     assert row["top_vehicle_loyalty"] == pytest.approx(7 / 17)
     assert row["site_class"] == "residential"
     assert "household" in row["reasons"].split(";")
+    quiet = _classify(site, (elsewhere, 3000.0), homes=("friend-",))
+    assert quiet.loc[0, "site_class"] == "public"
 
 
 def test_homes_chained_into_one_site_amid_dense_fleet_are_residential():
@@ -1214,8 +1227,9 @@ def test_quiet_charger_a_local_without_home_charger_dominates_is_public():
     here, and six vehicles use the site: a home's car charges mostly at home (simulated
     homes' top vehicles: >= 0.4), a driver without one spreads over its favourites.
 
-    Expected: ``public``; ``residential`` (``household``) with the exemption off
-    (``favourite_max_loyalty=0``).
+    Expected: ``public``; ``residential`` (``household``) with the exemptions off
+    (``favourite_max_loyalty=0``, ``favourite_max_overnight_share=0``: 4/14 of the sessions
+    are overnight, half the local's, so the by-day one would catch it too).
     """
     n = 8
     local = _sessions(["local"] * n, np.arange(n) * 2.5, [20, 12] * 4, [11, 1.5] * 4)
@@ -1230,6 +1244,40 @@ def test_quiet_charger_a_local_without_home_charger_dominates_is_public():
     assert row["top_vehicle_share"] == pytest.approx(8 / 14)
     assert row["top_vehicle_loyalty"] == pytest.approx(8 / 24)
     assert row["site_class"] == "public", row["reasons"]
-    off = _classify(*groups, homes=("pub-",), params=replace(PARAMS, favourite_max_loyalty=0.0))
+    off = replace(PARAMS, favourite_max_loyalty=0.0, favourite_max_overnight_share=0.0)
+    again = _classify(*groups, homes=("pub-",), params=off).loc[0]
+    assert again["site_class"] == "residential"
+    assert "household" in again["reasons"].split(";")
+
+
+def test_quiet_charger_a_loyal_local_uses_mostly_by_day_is_public():
+    """A quiet public AC charger in a small fleet, as on held-out 400-vehicle seed 79: a local
+    without a home charger does 10 of its 13 sessions here (4 evenings left overnight, 20 h
+    for 11 h, and 6 noon top-ups) and 3 daytime top-ups at a charger 3 km away; four drivers
+    who sleep at home come 2, 2, 2 and 1 times by day.
+
+    The local is loyal (10/13 = 0.77 of its charging here), sleeps here and does 10/17 = 0.59
+    of the sessions: ``household`` and ``loyal_overnight`` by the counts. But five vehicles
+    use the site in a quiet area, only 4/17 = 0.24 of its sessions are overnight and the local
+    leaves its car overnight on 4/10 = 0.4 of its visits: a home's car sleeps at home (simulated
+    homes with five or more vehicles: top vehicle >= 0.53 overnight).
+
+    Expected: ``public``; ``residential`` (``household``, ``loyal_overnight``) with the
+    exemption off (``favourite_max_overnight_share=0``).
+    """
+    local = _sessions(["local"] * 10, np.arange(10) * 2, [20, 12] * 5, [11, 1.5] * 5)
+    visitors = _sessions(["pub-0", "pub-0", "pub-1", "pub-1", "pub-2", "pub-3"],
+                         [1, 9, 3, 11, 5, 13], 14.0, 1.5)  # fmt: skip
+    away = _sessions(["local"] * 3, [1, 7, 15], 15.0, 1.5)
+    groups = ((pd.concat([local, visitors], ignore_index=True), 0.0), (away, 3000.0))
+    row = _classify(*groups, homes=("pub-",)).loc[0]
+    assert (row["sessions"], row["vehicles"]) == (16, 5)
+    assert row["top_vehicle_loyalty"] == pytest.approx(10 / 13)
+    assert row["overnight_share"] == pytest.approx(5 / 16)
+    assert row["top_vehicle_overnight_share"] == pytest.approx(5 / 10)
+    assert row["site_class"] == "public", row["reasons"]
+    off = _classify(
+        *groups, homes=("pub-",), params=replace(PARAMS, favourite_max_overnight_share=0.0)
+    )
     assert off.loc[0, "site_class"] == "residential"
-    assert "household" in off.loc[0, "reasons"].split(";")
+    assert {"household", "loyal_overnight"} <= set(off.loc[0, "reasons"].split(";"))
