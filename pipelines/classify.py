@@ -303,7 +303,11 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         (f["visitor_share"] < need)
         & ~open_group
         & ~daytime
-        & ~(locals_ & (f["loyal_share"] < params.locals_max_loyal_share))
+        & ~(
+            locals_
+            & (f["loyal_share"] < params.locals_max_loyal_share)
+            & (np.rint(f["visitor_share"] * f["sessions"]) >= params.locals_min_visitor_sessions)
+        )
     )
 
     # public evidence: many distinct vehicles, most of them seen here once

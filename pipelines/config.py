@@ -283,6 +283,12 @@ class ClassifyParams:
     #: simulated garages with >= 3 non-loyal sleepers have 0.5-0.8 overnight, and the garage
     #: rules, which come first, catch every one of them
     locals_max_overnight_share: float = 0.6
+    #: ...and at least this many sessions by vehicles that sleep elsewhere: a charger nobody
+    #: but the vehicles sleeping there has used shows no public use. Tenth session: the one
+    #: site the exemption published with no visitor that was not a public station was a
+    #: garage of four cars (held-out seed 92, overnight share 0.43, under the garage rules'
+    #: 0.5); the four public ones were used by 3-4 vehicles, none eligible for recall
+    locals_min_visitor_sessions: int = 1
     #: a site where at least this share of sessions report a poor GPS fix (worse than 15 m)
     #: is held back: it is where poor fixes of sites nearby happen to overlap. Dense 60k
     #: fleets: published private sites 118 -> 110 and 109 -> 105 (held out), split stations

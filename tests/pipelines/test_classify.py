@@ -1281,3 +1281,39 @@ def test_quiet_charger_a_loyal_local_uses_mostly_by_day_is_public():
     )
     assert off.loc[0, "site_class"] == "residential"
     assert {"household", "loyal_overnight"} <= set(off.loc[0, "reasons"].split(";"))
+
+
+def test_small_garage_without_visitors_is_not_public():
+    """A shared apartment garage of four cars, as on held-out 3,000-vehicle seed 92: each car
+    plugs in here 7 times over three weeks (3 evenings left overnight, 20 h for 11 h, and 4
+    afternoon top-ups of 2 h) and tops up 4 times by day 3 km away, sleeping nowhere else.
+    Nobody else ever charges here.
+
+    Overnight share 12/28 = 0.43, under the garage rules' 0.5; no car is loyal (7/11 = 0.64
+    of its charging here). Four non-loyal vehicles sleep here, as at a charger locals without
+    a home charger share, but a public charger is used by someone who sleeps elsewhere.
+
+    Expected: ``unconfirmed`` (``no_visitors``); ``public`` when the locals exemption asks for
+    no visitor (``locals_min_visitor_sessions=0``).
+    """
+    cars = [f"res-{i}" for i in range(4)]
+    here = pd.concat(
+        [
+            _sessions(
+                [c] * 7,
+                np.arange(7) * 3 + i,
+                [20, 13, 20, 13, 20, 13, 13],
+                [11, 2, 11, 2, 11, 2, 2],
+            )
+            for i, c in enumerate(cars)
+        ]
+    )
+    away = pd.concat([_sessions([c] * 4, [1, 6, 11, 16], 12.0, 1.5) for c in cars])
+    groups = ((here.reset_index(drop=True), 0.0), (away.reset_index(drop=True), 3000.0))
+    row = _classify(*groups).loc[0]
+    assert (row["sessions"], row["vehicles"], row["anchored_vehicles"]) == (28, 4, 4)
+    assert (row["visitor_share"], row["loyal_vehicles"]) == (0.0, 0)
+    assert row["overnight_share"] == pytest.approx(12 / 28)
+    assert (row["site_class"], row["reasons"]) == ("unconfirmed", "no_visitors")
+    off = replace(PARAMS, locals_min_visitor_sessions=0)
+    assert _classify(*groups, params=off).loc[0, "site_class"] == "public"
