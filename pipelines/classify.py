@@ -365,10 +365,10 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     garage = ~quick & ~home & (shared | mixed | busy_residents)
     work = ~quick & ~home & ~garage & weekday & long_dwell
     private = ~quick & ~home & ~garage & ~work & closed & long_dwell
-    quiet_daytime = (f["local_sessions_per_day"] < params.quiet_area_sessions_per_day) & (
-        f["overnight_share"] <= params.daytime_max_overnight_share
+    quiet = (f["local_sessions_per_day"] < params.quiet_area_sessions_per_day) & (
+        f["overnight_share"] <= params.quiet_max_overnight_share
     )
-    thin = f["sessions"] < np.where(quiet_daytime, params.quiet_min_sessions, params.min_sessions)
+    thin = f["sessions"] < np.where(quiet, params.quiet_min_sessions, params.min_sessions)
     thin_busy = (f["local_sessions_per_day"] >= params.busy_area_thin_sessions_per_day) & (
         f["sessions"] < params.busy_area_min_sessions
     )

@@ -1162,9 +1162,10 @@ def test_three_visits_in_quiet_area_are_public_same_near_busy_charger_held_back(
 
     Expected: site 0 ``public`` (3 daytime sessions clear ``quiet_min_sessions``); site 1
     ``unconfirmed`` with too_few_sessions (fewer than ``min_sessions`` 4); site 0 too without
-    the quiet-area allowance (``quiet_area_sessions_per_day=0``). Overnight visits would not
-    do either: homes and garage fragments are used overnight (see
-    ``test_garage_fragment_is_satellite_of_the_garage``, 400 m away).
+    the quiet-area allowance (``quiet_area_sessions_per_day=0``). In the quiet area, two of
+    the three visits left overnight still make a public site; all three overnight do not (a
+    garage fragment's pattern, see ``test_garage_fragment_is_satellite_of_the_garage``,
+    400 m away).
     """
     rng = np.random.default_rng(31)
     visits = [_sessions([f"v{k}-{i}" for i in range(3)], [2, 9, 16], 11.5, 1.5) for k in range(2)]
@@ -1181,6 +1182,15 @@ def test_three_visits_in_quiet_area_are_public_same_near_busy_charger_held_back(
         "unconfirmed",
         "too_few_sessions",
     )
+    for nights, expected in ((2, "public"), (3, "unconfirmed")):
+        hours, dwell = (
+            [20.0] * nights + [11.5] * (3 - nights),
+            [11.0] * nights + [1.5] * (3 - nights),
+        )
+        late = _sessions(["v0-0", "v0-1", "v0-2"], [2, 9, 16], hours, dwell)
+        row = _classify((late, 0.0), homes=("v",)).loc[0]
+        assert row["overnight_share"] == pytest.approx(nights / 3)
+        assert row["site_class"] == expected, row["reasons"]
 
 
 def test_quiet_charger_locals_use_by_day_and_one_visitor_commutes_to_is_public():
