@@ -257,6 +257,8 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         published.
     """
     f = features
+    visitor_sessions = np.rint(f["visitor_share"] * f["sessions"])
+    quiet_area = f["local_sessions_per_day"] < params.quiet_area_sessions_per_day
     quick = (f["dc_share"] >= params.quick_dc_share) & (
         f["dwell_median_h"] <= params.quick_max_dwell_h
     )
@@ -273,7 +275,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     )
     weekday = (f["weekday_daytime_share"] >= params.workplace_weekday_day_share) | (
         (f["visitor_weekday_daytime_share"] >= params.workplace_visitor_weekday_day_share)
-        & (np.rint(f["visitor_share"] * f["sessions"]) >= params.workplace_visitor_min_sessions)
+        & (visitor_sessions >= params.workplace_visitor_min_sessions)
     )
     long_dwell = f["dwell_median_h"] >= params.long_dwell_h
 
@@ -306,7 +308,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & ~(
             locals_
             & (f["loyal_share"] < params.locals_max_loyal_share)
-            & (np.rint(f["visitor_share"] * f["sessions"]) >= params.locals_min_visitor_sessions)
+            & (visitor_sessions >= params.locals_min_visitor_sessions)
         )
     )
 
@@ -351,23 +353,19 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     # a local's favourite public charger: in a quiet area, five or more vehicles and a top
     # vehicle that does little of its charging here, or that leaves its car overnight on at
     # most half its visits to a site used mostly by day. A home's car charges and sleeps there.
-    shared_quiet = (f["local_sessions_per_day"] < params.quiet_area_sessions_per_day) & (
-        f["vehicles"] >= params.favourite_min_vehicles
-    )
+    quiet_group = quiet_area & (f["vehicles"] >= params.favourite_min_vehicles)
     by_day = (f["overnight_share"] < params.favourite_max_overnight_share) & (
         f["top_vehicle_overnight_share"] <= params.favourite_max_top_overnight_share
     )
-    favourite = shared_quiet & ((f["top_vehicle_loyalty"] < params.favourite_max_loyalty) | by_day)
+    favourite = quiet_group & ((f["top_vehicle_loyalty"] < params.favourite_max_loyalty) | by_day)
     household = household & ~favourite
     one_car = dominant & (overnight | long_dwell) & ~favourite
-    loyal = loyal & ~(shared_quiet & by_day)
+    loyal = loyal & ~(quiet_group & by_day)
     home = ~quick & (one_car | household | (loyal & ~shared) | busy)
     garage = ~quick & ~home & (shared | mixed | busy_residents)
     work = ~quick & ~home & ~garage & weekday & long_dwell
     private = ~quick & ~home & ~garage & ~work & closed & long_dwell
-    quiet = (f["local_sessions_per_day"] < params.quiet_area_sessions_per_day) & (
-        f["overnight_share"] <= params.quiet_max_overnight_share
-    )
+    quiet = quiet_area & (f["overnight_share"] <= params.quiet_max_overnight_share)
     thin = f["sessions"] < np.where(quiet, params.quiet_min_sessions, params.min_sessions)
     thin_busy = (f["local_sessions_per_day"] >= params.busy_area_thin_sessions_per_day) & (
         f["sessions"] < params.busy_area_min_sessions
