@@ -37,8 +37,8 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    on all sessions or on those of vehicles sleeping elsewhere (a home next door chained into
    the site dilutes the first; a few of them are needed, one is no evidence).
 5. *Private*: a closed regular group with long stays that is none of the above.
-6. *Unconfirmed*: no evidence of public use yet — too few sessions (three daytime sessions
-   suffice in a quiet area), mostly poor GPS fixes
+6. *Unconfirmed*: no evidence of public use yet — too few sessions (three suffice in a quiet
+   area unless all were overnight), mostly poor GPS fixes
    (``poor_fixes``: where the imprecise fixes of sites nearby overlap), or too few sessions by
    vehicles that sleep at another site (``visitor_share``; more is asked of young and
    home-like sites) unless the group has shown itself open over two weeks, the site is used
@@ -56,7 +56,8 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    residential district one whose users keep coming back (``repeat_among_homes``), is
    unconfirmed; where charging is common nearby, one next to a busier public site where a
    vehicle sleeping there does a good share is the home next door (``home_beside_charger``,
-   residential).
+   residential), and a handful of sessions, many with poor fixes, beside a public site ten
+   times as busy is that site's fringe (``fringe_of_busier_site``, unconfirmed).
 9. Everything else is *public*; a site used by fewer than ``min_vehicles`` distinct vehicles is
    ``too_few_vehicles`` (k-anonymity) instead of public or unconfirmed, and that reason is
    added to every class where it applies.
@@ -157,6 +158,8 @@ REASONS: dict[str, str] = {
     "overnight, where many vehicles charge nearby: homes or a garage, not a public charger",
     "neighbour_sleepers": "vehicles that sleep at a site next door also spend nights here: a "
     "fragment of a garage or home split off by GPS error",
+    "fringe_of_busier_site": "a handful of sessions, many with a poor GPS fix, beside a much "
+    "busier public site: its fringe, not a charger of its own",
 }
 
 #: a fix reporting worse accuracy than this is "poor" (good telematics fixes: 3-10 m)
@@ -424,7 +427,9 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     site_class = np.where(among_homes | repeat_among_homes, "unconfirmed", site_class)
     # a home next door to a busier charger: someone sleeps (and mostly charges) here and does a
     # good share, amid the charger's GPS spill-over and the household's friends
-    beside = _beside_busier_public(f, site_class, params)
+    beside = _beside_busier_public(
+        f, site_class, params.beside_charger_m, params.beside_charger_ratio
+    )
     home_beside = (
         ~quick.to_numpy()
         & beside
@@ -434,6 +439,15 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["anchored_share"].to_numpy() >= params.busy_area_anchored_share)
     )
     site_class = np.where(home_beside, "residential", site_class)
+    # a handful of poor fixes beside a much busier public site: that site's fringe, which
+    # would publish its station twice
+    fringe = (
+        (site_class == "public")
+        & (f["sessions"].to_numpy() < params.fringe_max_sessions)
+        & (f["poor_fix_share"].to_numpy() >= params.fringe_poor_fix_share)
+        & _beside_busier_public(f, site_class, params.fringe_m, params.fringe_ratio)
+    )
+    site_class = np.where(fringe, "unconfirmed", site_class)
     open_class = np.isin(site_class, ["public", "unconfirmed"])
     site_class = np.where(open_class & few.to_numpy(), "too_few_vehicles", site_class)
     flags = {
@@ -451,6 +465,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         "thin_among_homes": pd.Series(among_homes, index=f.index),
         "repeat_among_homes": pd.Series(repeat_among_homes, index=f.index),
         "home_beside_charger": pd.Series(home_beside, index=f.index),
+        "fringe_of_busier_site": pd.Series(fringe, index=f.index),
         "poor_fixes": unconfirmed & blurred,
         "resident_vehicles": garage & residents,
         "weekday_daytime": work,
@@ -511,18 +526,18 @@ def _residential_odds(f: pd.DataFrame, site_class: np.ndarray) -> tuple[np.ndarr
 
 
 def _beside_busier_public(
-    f: pd.DataFrame, site_class: np.ndarray, params: ClassifyParams
+    f: pd.DataFrame, site_class: np.ndarray, within_m: float, ratio: float
 ) -> np.ndarray:
-    """Public sites with a public site within ``beside_charger_m`` that has at least
-    ``beside_charger_ratio`` times their sessions."""
+    """Public sites with a public site within ``within_m`` that has at least ``ratio`` times
+    their sessions."""
     pub = site_class == "public"
     out = np.zeros(len(f), dtype=bool)
     out[pub] = heavier_neighbour(
         f["lat"].to_numpy(np.float64)[pub],
         f["lon"].to_numpy(np.float64)[pub],
         f["sessions"].to_numpy(np.float64)[pub],
-        params.beside_charger_m,
-        params.beside_charger_ratio,
+        within_m,
+        ratio,
     )
     return out
 

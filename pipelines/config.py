@@ -380,6 +380,16 @@ class ClassifyParams:
     beside_charger_top_share: float = 0.2
     beside_charger_local_rate: float = 50.0
     beside_charger_loyalty: float = 0.4
+    #: unconfirmed: a public-looking site with fewer than fringe_max_sessions sessions, at
+    #: least fringe_poor_fix_share of them with a poor GPS fix, within fringe_m of a public
+    #: site with >= fringe_ratio times its sessions: the busier site's fringe of poor fixes,
+    #: which would publish its station twice. Tenth session, thin public sites within 50 m of
+    #: a 3x heavier one on 45 fleets: the 8 fragments of the same station had 0.25-0.6 poor
+    #: fixes (6 at >= 0.46), the 57 other stations (30 eligible) <= 0.33 (docs/quality.md)
+    fringe_max_sessions: int = 10
+    fringe_poor_fix_share: float = 0.4
+    fringe_m: float = 50.0
+    fringe_ratio: float = 10.0
 
 
 @dataclass(frozen=True)

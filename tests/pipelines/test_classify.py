@@ -1327,3 +1327,28 @@ def test_small_garage_without_visitors_is_not_public():
     assert (row["site_class"], row["reasons"]) == ("unconfirmed", "no_visitors")
     off = replace(PARAMS, locals_min_visitor_sessions=0)
     assert _classify(*groups, params=off).loc[0, "site_class"] == "public"
+
+
+def test_poor_fixes_beside_a_busy_station_are_its_fringe_a_quiet_station_there_is_not():
+    """A busy public AC charger (120 sessions by 120 drivers by day) and, 35 m away, four
+    sessions by four other drivers by day, as on simulated fleets where a station's poor fixes
+    cluster beside it (3,000-vehicle held-out seed 101: three stations published twice).
+
+    Two of the four report a poor GPS fix (40 m): half the group, the fringe of the busy site.
+    The same four with good fixes are a quiet station 35 m from the busy one (the simulator
+    places distinct stations >= 30 m apart).
+
+    Expected: site 1 ``unconfirmed`` (``fringe_of_busier_site``) with poor fixes, ``public``
+    with good ones; site 0 ``public`` both times.
+    """
+    busy = _sessions([f"pub-{i}" for i in range(120)], np.arange(120) % 28, 11.0, 1.5)
+    near = _sessions([f"frag-{i}" for i in range(4)], [3, 8, 13, 18], 14.0, 1.5)
+    poor = near.assign(gps_accuracy_m=np.float32([40.0, 40.0, 5.0, 5.0]))
+    for group, expected in ((poor, "unconfirmed"), (near, "public")):
+        out = _classify((busy, 0.0), (group, 35.0), homes=("pub-", "frag-"))
+        assert out.loc[0, "site_class"] == "public", out.loc[0, "reasons"]
+        assert out.loc[1, "site_class"] == expected, out.loc[1, "reasons"]
+    assert out.loc[1, "poor_fix_share"] == 0.0
+    out = _classify((busy, 0.0), (poor, 35.0), homes=("pub-", "frag-"))
+    assert out.loc[1, "poor_fix_share"] == 0.5
+    assert out.loc[1, "reasons"] == "fringe_of_busier_site"
