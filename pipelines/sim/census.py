@@ -33,7 +33,7 @@ import pandas as pd
 from pipelines import lake as lk
 from pipelines.classify import classify_sites, site_features
 from pipelines.config import Settings
-from pipelines.sim.evaluate import ELIGIBLE_VEHICLES, PRIVATE, _load_truth, station_usage
+from pipelines.sim.evaluate import ELIGIBLE_VEHICLES, PRIVATE, load_truth, station_usage
 from pipelines.sites import find_sites
 from pipelines.steps import window_bounds
 
@@ -141,15 +141,11 @@ def run(sim: Path, lake: Path, day: str | None, settings: Settings) -> pd.DataFr
     sites, labels = find_sites(sessions, settings.cluster)
     classified = classify_sites(site_features(sessions, labels, sites, settings.classify),
                                 settings.classify)  # fmt: skip
-    stations, truth = _load_truth(sim / "truth")
-    ids = pd.read_parquet(sim / "truth" / "sessions.parquet", columns=["session_id", "station_id"])
+    stations, truth = load_truth(sim / "truth", extra=("session_id",))
     usage = station_usage(stations, truth, day, settings.window_days)
+    station_of = truth.set_index(truth["session_id"].astype(str))["station_id"]
     return census(
-        sessions["session_id"].astype(str).to_numpy(),
-        labels,
-        classified,
-        ids.set_index(ids["session_id"].astype(str))["station_id"],
-        usage,
+        sessions["session_id"].astype(str).to_numpy(), labels, classified, station_of, usage
     )
 
 

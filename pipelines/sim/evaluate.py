@@ -82,10 +82,12 @@ def read_sites(path: str | Path) -> pd.DataFrame:
     return df
 
 
-def _load_truth(truth_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_truth(truth_dir: Path, extra: tuple[str, ...] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The truth's stations, and its sessions with what :func:`station_usage` needs (plus
+    ``extra`` columns, e.g. ``session_id``) and ``plug_day``."""
     st = pd.read_parquet(truth_dir / "stations.parquet")
     cols = ["vehicle_id", "station_id", "opt_in", "corrupted", "plug_in_utc", "upload_day"]
-    se = pd.read_parquet(truth_dir / "sessions.parquet", columns=cols)
+    se = pd.read_parquet(truth_dir / "sessions.parquet", columns=cols + list(extra))
     se["upload_day"] = pd.to_datetime(se["upload_day"]).dt.strftime("%Y-%m-%d")
     se["plug_day"] = se["plug_in_utc"].dt.strftime("%Y-%m-%d")
     return st, se
@@ -326,7 +328,7 @@ def evaluate(
     if day not in days:
         raise ValueError(f"{day} is not published under {publish}")
     days = [d for d in days if d <= day]
-    stations, sessions = _load_truth(truth)
+    stations, sessions = load_truth(truth)
     usage = {d: station_usage(stations, sessions, d, settings.window_days) for d in days}
     k = settings.classify.min_vehicles
     sites = read_sites(publish / day / "charge_sites.geojson")
