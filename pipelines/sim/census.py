@@ -1,9 +1,10 @@
 """Why a station is missed or a private site published: the census of a simulated run.
 
 For every eligible public station (:data:`pipelines.sim.evaluate.ELIGIBLE_VEHICLES` distinct
-opted-in vehicles in the window) whose sessions did not end up in a public site, and every
-home, garage or workplace whose sessions did, the site most of its sessions fell into, with
-that site's class, reason codes and the features the rules read. This is the table each
+opted-in vehicles in the window) whose sessions did not end up in a public site, the site most
+of its sessions fell into; and every public site most of whose sessions are a home's, a
+garage's or a workplace's. Each with the site's class, reason codes and the features the
+rules read. This is the table each
 tuning session of ``docs/quality.md`` started from::
 
     .venv/bin/python -m pipelines.sim.census SIM LAKE [--day YYYY-MM-DD] [--csv OUT]
@@ -16,9 +17,8 @@ join uses session ids, so it needs the lake's sessions, which never leave it.
 It joins sessions to stations, where :func:`pipelines.sim.evaluate.evaluate` matches sites to
 the nearest station, so the two can differ at the margin: a station whose sessions sit in a
 public site matched to a neighbour is a miss to the evaluation (its ``missed_examples`` name
-the neighbour) and not listed here; a home most of whose sessions fell into a public
-charger's site is ``leaked`` here (``purity`` says how much of that site it is) while the
-evaluation matches the site to the charger.
+the neighbour) and not listed here; a public site whose sessions are mostly a home's is
+``leaked`` here even when its centroid is nearer a charger, and the other way round.
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def census(
     truth_station: pd.Series,
     usage: pd.DataFrame,
 ) -> pd.DataFrame:
-    """Missed eligible stations and published private ones, each with its majority site.
+    """Missed eligible stations, with their majority site, and public sites whose majority
+    station is private.
 
     Parameters
     ----------
@@ -77,7 +78,7 @@ def census(
     Returns
     -------
     DataFrame
-        One row per station of interest: ``station_id``, ``kind``, ``vehicles_in``,
+        One row per miss or leak: ``station_id``, ``kind``, ``vehicles_in``,
         ``outcome`` (``missed`` or ``leaked``), ``cluster`` (-1: most sessions were noise),
         ``in_site`` (share of the station's window sessions in that site), ``purity`` (share
         of the site's sessions from this station), ``site_class``, ``reasons`` and
@@ -112,17 +113,25 @@ def census(
     site_total = per[per["cluster"] >= 0].groupby("cluster")["n"].sum()
     per["in_site"] = per["n"] / station_total
     per["purity"] = per["n"] / per["cluster"].map(site_total)  # NaN for noise
-    top = per.sort_values(["station_id", "n", "cluster"], ascending=[True, False, True])
-    top = top.drop_duplicates("station_id").merge(usage, on="station_id")
+    per = per.merge(usage[["station_id", "kind", "vehicles_in"]], on="station_id")
     site = classified.set_index("cluster")
-    cls = top["cluster"].map(site["site_class"]).fillna("noise")
-    public_kind = top["kind"].str.startswith("public")
-    missed = public_kind & (top["vehicles_in"] >= ELIGIBLE_VEHICLES) & (cls != "public")
-    leaked = top["kind"].isin(PRIVATE) & (cls == "public")
-    out = top[missed | leaked].assign(
-        outcome=np.where(missed, "missed", "leaked")[missed | leaked],
-        site_class=cls[missed | leaked],
+    per["site_class"] = per["cluster"].map(site["site_class"]).fillna("noise")
+    # a station's own majority site (noise included), and each site's majority station
+    by_station = per.sort_values(["station_id", "n", "cluster"], ascending=[True, False, True])
+    by_station = by_station.drop_duplicates("station_id")
+    by_site = per[per["cluster"] >= 0].sort_values(
+        ["cluster", "n", "station_id"], ascending=[True, False, True]
     )
+    by_site = by_site.drop_duplicates("cluster")
+    missed = by_station[
+        by_station["kind"].str.startswith("public")
+        & (by_station["vehicles_in"] >= ELIGIBLE_VEHICLES)
+        & (by_station["site_class"] != "public")
+    ].assign(outcome="missed")
+    leaked = by_site[by_site["kind"].isin(PRIVATE) & (by_site["site_class"] == "public")].assign(
+        outcome="leaked"
+    )
+    out = pd.concat([missed, leaked], ignore_index=True)
     for col in ("reasons", *FEATURES):
         if col in site.columns:
             out[col] = out["cluster"].map(site[col])
