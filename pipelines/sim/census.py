@@ -4,8 +4,7 @@ For every eligible public station (:data:`pipelines.sim.evaluate.ELIGIBLE_VEHICL
 opted-in vehicles in the window) whose sessions did not end up in a public site, the site most
 of its sessions fell into; and every public site most of whose sessions are a home's, a
 garage's or a workplace's. Each with the site's class, reason codes and the features the
-rules read. This is the table each
-tuning session of ``docs/quality.md`` started from::
+rules read. This is the table each tuning session of ``docs/quality.md`` started from::
 
     .venv/bin/python -m pipelines.sim.census SIM LAKE [--day YYYY-MM-DD] [--csv OUT]
 
@@ -148,8 +147,8 @@ def run(sim: Path, lake: Path, day: str | None, settings: Settings) -> pd.DataFr
     first, last = window_bounds(day, settings.window_days)
     sessions = lk.read_sessions(lake, first, last, max_landing_day=day)
     sites, labels = find_sites(sessions, settings.cluster)
-    classified = classify_sites(site_features(sessions, labels, sites, settings.classify),
-                                settings.classify)  # fmt: skip
+    features = site_features(sessions, labels, sites, settings.classify)
+    classified = classify_sites(features, settings.classify)
     stations, truth = load_truth(sim / "truth", extra=("session_id",))
     usage = station_usage(stations, truth, day, settings.window_days)
     station_of = truth.set_index(truth["session_id"].astype(str))["station_id"]
