@@ -12,8 +12,9 @@ sites:
 3. **cluster** (:func:`cluster_micro_points`): weighted DBSCAN, partitioned by coarse H3 cell
    with a halo and stitched (:mod:`geo.cluster`); equal to one global DBSCAN of the micro-points.
 4. **summarise** (:func:`summarise_sites`): one row per cluster, placed at the mean of its
-   drivers' mean positions (each vehicle counts once, so a household's many sessions do not pull
-   a chained site off the public charger), labels ordered by that centroid's H3 cell, so the
+   drivers' mean positions, each weighted by one over its sessions there (a one-time visitor
+   counts as much as all of a commuter's or a household's sessions, so regulars do not pull a
+   chained site off the public charger), labels ordered by that centroid's H3 cell, so the
    same input always gives the same labels.
 """
 
@@ -352,7 +353,7 @@ def summarise_sites(
     k = int(lab_values.max(initial=-1)) + 1
     m = lab >= 0
     a, lm = agg.loc[m], lab[m]
-    lat, lon = unit_vectors_to_latlng(_driver_weighted_sums(a, lm, k))
+    lat, lon = unit_vectors_to_latlng(_visitor_weighted_sums(a, lm, k))
     relabel, order = order_labels(np.arange(k), lat, lon)
     cl = relabel[lm]
 
@@ -388,14 +389,18 @@ def summarise_sites(
     return sites[list(SITE_CORE_COLUMNS)], relabel
 
 
-def _driver_weighted_sums(
+def _visitor_weighted_sums(
     a: pd.DataFrame, lm: npt.NDArray[np.int64], k: int
 ) -> npt.NDArray[np.float64]:
-    """Per cluster, the sum over its vehicles of each vehicle's mean unit vector there.
+    """Per cluster, the sum over its vehicles of each vehicle's mean unit vector there, weighted
+    by one over the vehicle's sessions there.
 
-    Each driver counts once, however often it plugs in: where a busy public charger and a
-    workplace or a home a few metres away chain into one site, the site sits where most drivers
-    plug in, not where one household's many sessions pull it. Integer per-vehicle sums, then
+    Where a public charger and a workplace car park or a home a few metres away chain into one
+    site, the site should sit where the public plugs in. Counting each driver once already
+    keeps one household's many sessions from pulling it; weighting each driver by one over its
+    sessions also keeps a workplace's thirty commuters, who come back every day, from pulling it
+    off a charger that a hundred drivers use once or twice. On a site of one kind of user the
+    weighting only changes which fixes average the GPS noise. Integer per-vehicle sums, then
     float means summed in (cluster, vehicle) order: the same input gives the same bits.
     """
     if lm.size == 0:
@@ -414,7 +419,7 @@ def _driver_weighted_sums(
     first = np.flatnonzero(np.r_[True, cluster[1:] != cluster[:-1]])
     if first.size != k or cluster[-1] != k - 1:
         raise ValueError("cell labels must number the clusters 0..k-1 without gaps")
-    return np.add.reduceat(per_vehicle, first)
+    return np.add.reduceat(per_vehicle / n[:, None], first)
 
 
 def _lookup(cell_labels: pd.Series, cells: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:

@@ -88,13 +88,13 @@ def test_find_sites_empty() -> None:
 
 @pytest.fixture
 def charger_chained_with_home() -> pd.DataFrame:
-    """A public charger at (35, 139) used once each by 10 vehicles (fixes within 2 m), and a
-    home 12 m north where one vehicle plugged in 30 times: within eps (15 m) and under the
-    mode gate (25 m), so DBSCAN chains them into one site.
+    """A public charger at (35, 139) used once each by 10 vehicles (fixes 2 m south, on, and
+    2 m north of it: mean 0.2 m south), and a home 12 m north where one vehicle plugged in 30
+    times: within eps (15 m) and under the mode gate (25 m), so DBSCAN chains them into one site.
 
-    Expected: 1 site of 40 sessions and 11 vehicles, placed within 2 m of the charger (each
-    driver counts once: 10/11 of the weight is there). Weighting by sessions would put it
-    30/40 of the way to the home, 9 m north.
+    Expected: 1 site of 40 sessions and 11 vehicles, placed within 0.5 m of the charger: each
+    driver's mean position weighs one over its sessions there, 1 for each visitor and 1/30 for
+    the home's car. Weighting by sessions would put it 30/40 of the way to the home, 9 m north.
     """
     d = 1 / M_PER_DEG_LAT
     charger = [(f"v{i}", "2026-11-02", 35.0 + (i % 3 - 1) * 2 * d) for i in range(10)]
@@ -110,7 +110,34 @@ def test_find_sites_places_a_chained_site_where_most_drivers_plug_in(
     site = sites.iloc[0]
     assert (site.sessions, site.vehicles) == (40, 11)
     north_m = (site.lat - 35.0) * M_PER_DEG_LAT
-    assert abs(north_m - 12 / 11) < 0.5  # the mean of 11 drivers' mean positions
+    assert abs(north_m - (10 * -0.2 + 12 / 30) / (10 + 1 / 30)) < 0.05
+
+
+@pytest.fixture
+def charger_chained_with_workplace() -> pd.DataFrame:
+    """A public charger at (35, 139) used once each by 12 vehicles, and a workplace car park
+    12 m north where 6 commuters plugged in 10 times each (weekdays of two weeks): one site.
+
+    Expected: 1 site of 72 sessions and 18 vehicles, within 1 m of the charger (12 visitors
+    weigh 1 each, the commuters 1/10 each: 12 m x 0.6 / 12.6 = 0.57 m north). Counting each
+    driver once would put it 12 m x 6/18 = 4 m north, where no public charger is.
+    """
+    d = 1 / M_PER_DEG_LAT
+    charger = [(f"v{i}", "2026-11-02", 35.0) for i in range(12)]
+    days = [f"2026-11-{day:02d}" for day in (2, 3, 4, 5, 6, 9, 10, 11, 12, 13)]
+    work = [(f"c{i}", day, 35.0 + 12 * d) for i in range(6) for day in days]
+    return _sessions([(*r, 139.0, 7.0, 5.0) for r in charger + work])
+
+
+def test_find_sites_places_a_charger_chained_with_a_workplace_where_visitors_plug_in(
+    charger_chained_with_workplace: pd.DataFrame,
+) -> None:
+    sites, labels = find_sites(charger_chained_with_workplace, ClusterParams())
+    assert len(sites) == 1 and (labels == 0).all()
+    site = sites.iloc[0]
+    assert (site.sessions, site.vehicles) == (72, 18)
+    north_m = (site.lat - 35.0) * M_PER_DEG_LAT
+    assert abs(north_m - 12 * 0.6 / 12.6) < 0.05
 
 
 def _ring(n: int, radius_m: float, day: str = "2026-11-03") -> list[tuple]:
