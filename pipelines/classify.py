@@ -53,11 +53,12 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    (``neighbour_sleepers``).
 8. *The neighbourhood*: where residential sites far outnumber public ones in the H3 ring, a
    public-looking site with few sessions (``thin_among_homes``), or in a well-observed
-   residential district one whose users keep coming back (``repeat_among_homes``), is
-   unconfirmed; where charging is common nearby, one next to a busier public site where a
-   vehicle sleeping there does a good share is the home next door (``home_beside_charger``,
-   residential), and a handful of sessions, many with poor fixes, beside a public site ten
-   times as busy is that site's fringe (``fringe_of_busier_site``, unconfirmed).
+   residential district one whose users keep coming back (``repeat_among_homes``), or deep in
+   one whose users are not nearly all new (``visited_among_homes``), is unconfirmed; where
+   charging is common nearby, one next to a busier public site where a vehicle sleeping there
+   does a good share is the home next door (``home_beside_charger``, residential), and a
+   handful of sessions, many with poor fixes, beside a public site ten times as busy is that
+   site's fringe (``fringe_of_busier_site``, unconfirmed).
 9. Everything else is *public*; a site used by fewer than ``min_vehicles`` distinct vehicles is
    ``too_few_vehicles`` (k-anonymity) instead of public or unconfirmed, and that reason is
    added to every class where it applies.
@@ -154,6 +155,9 @@ REASONS: dict[str, str] = {
     "repeat_among_homes": "a quiet site whose users mostly come back, where residential sites "
     "far outnumber public ones nearby: a home shared with neighbours; a quiet public charger "
     "there draws mostly new drivers",
+    "visited_among_homes": "a quiet site deep in a residential district, not nearly all of "
+    "whose users are new: a home that friends visit; a public charger there draws almost only "
+    "new drivers",
     "residents_in_busy_area": "vehicles that sleep here do most of the charging, much of it "
     "overnight, where many vehicles charge nearby: homes or a garage, not a public charger",
     "neighbour_sleepers": "vehicles that sleep at a site next door also spend nights here: a "
@@ -424,7 +428,18 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["sessions"].to_numpy() < params.repeat_among_homes_max_sessions)
         & (f["one_time_vehicle_share"].to_numpy() < params.repeat_among_homes_one_time_share)
     )
-    site_class = np.where(among_homes | repeat_among_homes, "unconfirmed", site_class)
+    # ...and so is one deep in a residential district whose users are not nearly all new: a
+    # home that friends visit (a public charger there draws almost only new drivers)
+    visited_among_homes = (
+        slow_public
+        & ~among_homes
+        & ~repeat_among_homes
+        & (odds >= params.visited_among_homes_odds)
+        & (f["sessions"].to_numpy() < params.visited_among_homes_max_sessions)
+        & (f["one_time_vehicle_share"].to_numpy() < params.visited_among_homes_one_time_share)
+    )
+    held_back = among_homes | repeat_among_homes | visited_among_homes
+    site_class = np.where(held_back, "unconfirmed", site_class)
     # a home next door to a busier charger: someone sleeps (and mostly charges) here and does a
     # good share, amid the charger's GPS spill-over and the household's friends
     beside = _beside_busier_public(
@@ -464,6 +479,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         "thin_in_busy_area": unconfirmed & thin_busy & ~thin,
         "thin_among_homes": pd.Series(among_homes, index=f.index),
         "repeat_among_homes": pd.Series(repeat_among_homes, index=f.index),
+        "visited_among_homes": pd.Series(visited_among_homes, index=f.index),
         "home_beside_charger": pd.Series(home_beside, index=f.index),
         "fringe_of_busier_site": pd.Series(fringe, index=f.index),
         "poor_fixes": unconfirmed & blurred,

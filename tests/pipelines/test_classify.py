@@ -1099,7 +1099,7 @@ def test_quiet_site_neighbours_keep_coming_back_to_among_homes_is_held_back():
     >= ``repeat_among_homes_min_homes``; 12 sessions is too many for thin_among_homes;
     one_time_vehicle_share 0 < ``repeat_among_homes_one_time_share`` 0.7); site 1 ``public``
     (one_time_vehicle_share 1.0); site 2 ``public`` (odds 20 but only 20 homes). Site 0 is
-    public with the rule switched off.
+    held back by visited_among_homes with the rule switched off, public with both off.
     """
     rng = np.random.default_rng(37)
 
@@ -1125,8 +1125,51 @@ def test_quiet_site_neighbours_keep_coming_back_to_among_homes_is_held_back():
     assert held == ("unconfirmed", "repeat_among_homes")
     assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
     assert out.loc[2, "site_class"] == "public", out.loc[2, "reasons"]
+    # with the rule off, visited_among_homes (odds >= 50) holds it back; with both off, public
     off = replace(PARAMS, repeat_among_homes_odds=float("inf"))
+    visited = _classify(*groups, homes=("n", "d", "m"), params=off).loc[0]
+    assert (visited["site_class"], visited["reasons"]) == ("unconfirmed", "visited_among_homes")
+    off = replace(off, visited_among_homes_odds=float("inf"))
     assert _classify(*groups, homes=("n", "d", "m"), params=off).loc[0, "site_class"] == "public"
+
+
+def test_quiet_site_friends_visit_deep_among_homes_is_held_back():
+    """Two quiet sites 16 km apart, each with 100 homes within 40-730 m (a residential
+    district a dense fleet observes well), neither near a public charger or in a busy area:
+
+    Site 0: ten drivers plug in around midday for 2 h, two of them a second time a week later
+    (12 sessions, one-time share 0.8: a home whose own car stays out of the data, that friends
+    visit). Site 1: twelve drivers plug in once each at the same hours (one-time share 1.0: a
+    quiet public charger there, whose drivers a dense fleet sees new each time).
+
+    Expected: site 0 ``unconfirmed`` with visited_among_homes (residential_odds 100 >=
+    ``visited_among_homes_odds`` 50; 12 sessions < ``visited_among_homes_max_sessions`` 30;
+    one-time share 0.8 < ``visited_among_homes_one_time_share`` 0.9, but not below
+    ``repeat_among_homes_one_time_share`` 0.7); site 1 ``public``. Site 0 is public with the
+    rule switched off.
+    """
+    rng = np.random.default_rng(41)
+
+    def home(k: int) -> pd.DataFrame:
+        h = home_sessions(rng)
+        return h.assign(vehicle=f"h{k}-" + h["vehicle"].astype(str))
+
+    friends = _sessions([f"f{i}" for i in range(10)] + ["f0", "f1"],
+                        [*range(10), 7, 8], 12.5, 2.0)  # fmt: skip
+    once = _sessions([f"d{i}" for i in range(12)], np.arange(12), 12.5, 2.0)
+    groups = [(friends, 0.0), (once, 16000.0)]
+    groups += [(home(k), 40.0 + 7.0 * k) for k in range(100)]
+    groups += [(home(100 + k), 16040.0 + 7.0 * k) for k in range(100)]
+    out = _classify(*groups, homes=("f", "d"))
+    assert (out.loc[2:201, "site_class"] == "residential").all()
+    assert out.loc[0:1, "residential_odds"].tolist() == [100.0, 100.0]
+    assert (out.loc[0:1, "local_sessions_per_day"] < PARAMS.busy_area_sessions_per_day).all()
+    assert out.loc[0:1, "one_time_vehicle_share"].tolist() == [0.8, 1.0]
+    held = (out.loc[0, "site_class"], out.loc[0, "reasons"])
+    assert held == ("unconfirmed", "visited_among_homes")
+    assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
+    off = replace(PARAMS, visited_among_homes_odds=float("inf"))
+    assert _classify(*groups, homes=("f", "d"), params=off).loc[0, "site_class"] == "public"
 
 
 def test_busy_charger_chained_with_a_loyal_household_next_door_is_public():
