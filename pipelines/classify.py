@@ -49,8 +49,8 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
 7. *Satellites* of an excluded site (its vehicles sleep at that site, within ``satellite_m``)
    take its class if partly used overnight: garage fragments split off by poor GPS in car
    parks keep the garage's evenings and nights. A fragment whose vehicles sleep at several
-   sites nearby (no one of them its satellite_of) and spent nights here too is residential
-   (``neighbour_sleepers``).
+   sites nearby (no one of them its satellite_of; outside busy areas, two or more once the
+   site has five sessions) and spent nights here too is residential (``neighbour_sleepers``).
 8. *The neighbourhood*: where residential sites far outnumber public ones in the H3 ring, a
    public-looking site with few sessions (``thin_among_homes``), or in a well-observed
    residential district one whose users keep coming back (``repeat_among_homes``), or deep in
@@ -118,6 +118,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "satellite_of",  # cluster within satellite_m whose vehicles do most charging here, or -1
     "satellite_share",  # share of sessions by vehicles that charge mostly at `satellite_of`
     "neighbour_sleeper_share",  # sessions by vehicles sleeping at a site nearby, with a night here
+    "neighbour_sleeper_sites",  # how many sites nearby those vehicles sleep at
     "loyal_share",  # share of sessions by vehicles doing >= loyal_vehicle_share of all theirs here
     "loyal_vehicles",  # how many such vehicles
     "visitor_weekday_daytime_share",  # weekday_daytime_share of the visitors' sessions only
@@ -236,6 +237,7 @@ def site_features(
     feats["satellite_of"] = anchors.satellite_of
     feats["satellite_share"] = anchors.satellite_share
     feats["neighbour_sleeper_share"] = anchors.neighbour_sleepers
+    feats["neighbour_sleeper_sites"] = anchors.neighbour_sleeper_sites.astype(np.int64)
     feats = feats.iloc[sites["cluster"].to_numpy(dtype=np.int64)].reset_index(drop=True)
     out = sites.reset_index(drop=True).copy()
     feats["local_sessions_per_day"] = _local_rate(sessions, out)
@@ -409,6 +411,11 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         fragment_like
         & ~satellite
         & (f["neighbour_sleeper_share"].to_numpy() >= params.neighbour_sleeper_share)
+        & (
+            busy_area.to_numpy()
+            | (f["sessions"].to_numpy() < params.neighbour_quiet_min_sessions)
+            | (f["neighbour_sleeper_sites"].to_numpy() >= params.neighbour_quiet_min_sites)
+        )
     )
     site_class = np.where(satellite, anchor_class, np.where(fragment, "residential", base))
     # the local prior: where residential sites far outnumber public ones, a thin site is a home
@@ -738,6 +745,7 @@ class _Anchors(NamedTuple):
     anchored_vehicles: np.ndarray
     visitors: np.ndarray
     neighbour_sleepers: np.ndarray
+    neighbour_sleeper_sites: np.ndarray
     role: np.ndarray
 
 
@@ -764,11 +772,12 @@ def _anchors(
     * ``neighbour_sleepers``: the share of its sessions by vehicles anchored at *any* other site
       within ``neighbour_m`` that also spent a night here. A fragment of a garage whose
       residents sleep at several fragments nearby has many; a public charger, whose neighbours
-      rarely stay the night, few;
+      rarely stay the night, few; ``neighbour_sleeper_sites``: how many different sites
+      those vehicles sleep at;
     * per session, its vehicle's role here: 1 anchored, 2 visitor, 0 no anchor yet.
     """
     if cl.size == 0:
-        z = [np.zeros(k) for _ in range(5)]
+        z = [np.zeros(k) for _ in range(6)]
         return _Anchors(np.full(k, -1, dtype=np.int64), *z, np.zeros(0, np.int8))
     nv, pcl, pveh, inv, cnt = (
         pairs.n_vehicles, pairs.site, pairs.vehicle, pairs.inverse, pairs.sessions,
@@ -795,8 +804,13 @@ def _anchors(
     away = np.where(a != pcl, haversine_m(lat[pcl], lon[pcl], lat[a], lon[a]), np.inf)
     sleepers = known & (away <= neighbour_m) & (nights > 0)
     neighbour_sleepers = np.bincount(pcl, weights=cnt * sleepers, minlength=k) / n
+    sleeper_sites = np.unique(pcl[sleepers] * k + a[sleepers]) // k
+    neighbour_sleeper_sites = np.bincount(sleeper_sites, minlength=k)
     sat_of, share = _satellites(pcl, a, cnt, away <= radius_m, n, k)
-    return _Anchors(sat_of, share, anchored, anchored_vehicles, visitors, neighbour_sleepers, role)
+    return _Anchors(
+        sat_of, share, anchored, anchored_vehicles, visitors, neighbour_sleepers,
+        neighbour_sleeper_sites, role,
+    )  # fmt: skip
 
 
 def _satellites(

@@ -322,6 +322,7 @@ def test_garage_fragment_whose_residents_sleep_at_two_sites_nearby():
     c = out.loc[2]
     assert c["satellite_share"] == pytest.approx(0.2)
     assert c["neighbour_sleeper_share"] == pytest.approx(0.4)
+    assert c["neighbour_sleeper_sites"] == 2
     assert c["site_class"] == "residential"
     assert "neighbour_sleepers" in c["reasons"].split(";")
 
@@ -335,6 +336,36 @@ def test_public_charger_between_two_garage_parts_their_residents_use_by_day():
     c = fragment_between_two_garage_parts(12.0, 1.5).loc[2]
     assert c["neighbour_sleeper_share"] == 0.0
     assert c["site_class"] == "public", c["reasons"]
+
+
+def test_quiet_charger_a_neighbour_leaves_the_car_at_overnight_is_public():
+    """A quiet public charger (site 0) that six drivers, who sleep 5 km away, topped up at once
+    each by day, and the home 60 m away (site 1) whose car also stayed the night at the
+    charger three times (evenings, 10 h): 3 of its 9 sessions are by a vehicle sleeping next
+    door that spent nights here, all of them overnight, but only one site's (3 / 9 is below
+    satellite_share, so it is no satellite either).
+
+    Expected: site 1 ``residential``; site 0 ``public`` — outside busy areas the sleepers must
+    sleep at >= ``neighbour_quiet_min_sites`` (2) different sites nearby for a fragment
+    (compare ``test_garage_fragment_whose_residents_sleep_at_two_sites_nearby``). With the
+    guard at 1 site, site 0 is ``residential`` (neighbour_sleepers).
+    """
+    rng = np.random.default_rng(43)
+    home = home_sessions(rng)
+    nights = _sessions(["home-a"] * 3, [4, 12, 20], 20.0, 10.0)
+    day = _sessions([f"d{i}" for i in range(6)], [1, 3, 6, 9, 13, 16], 11.0, 1.5)
+    groups = ((pd.concat([day, nights]), 0.0), (home, 60.0))
+    out = _classify(*groups, homes=("d",))
+    assert out.loc[1, "site_class"] == "residential"
+    charger = out.loc[0]
+    assert charger["local_sessions_per_day"] < PARAMS.busy_area_sessions_per_day
+    assert charger["neighbour_sleeper_share"] == pytest.approx(3 / 9)
+    assert charger["neighbour_sleeper_sites"] == 1
+    assert charger["satellite_share"] == pytest.approx(3 / 9)
+    assert charger["site_class"] == "public", charger["reasons"]
+    off = _classify(*groups, homes=("d",), params=replace(PARAMS, neighbour_quiet_min_sites=1))
+    fragment = (off.loc[0, "site_class"], off.loc[0, "reasons"])
+    assert fragment == ("residential", "neighbour_sleepers")
 
 
 def test_quiet_rural_dc_charger_used_by_a_few_locals():
