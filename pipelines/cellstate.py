@@ -643,7 +643,7 @@ def find_sites_incremental(
     seconds["cluster"] = time.perf_counter() - clock
     clock = time.perf_counter()
     cells = micro["cell"].to_numpy(np.uint64)
-    sites, relabel = summarise_sites(agg, pd.Series(raw, index=cells))
+    sites, relabel = summarise_sites(agg, pd.Series(raw, index=cells), params.visitor_min_once)
     seconds["summarise"] = time.perf_counter() - clock
     stats["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
     stats["micro_points"] = len(micro)

@@ -12,10 +12,10 @@ sites:
 3. **cluster** (:func:`cluster_micro_points`): weighted DBSCAN, partitioned by coarse H3 cell
    with a halo and stitched (:mod:`geo.cluster`); equal to one global DBSCAN of the micro-points.
 4. **summarise** (:func:`summarise_sites`): one row per cluster, placed at the mean of its
-   drivers' mean positions, each weighted by one over its sessions there (a one-time visitor
-   counts as much as all of a commuter's or a household's sessions, so regulars do not pull a
-   chained site off the public charger), labels ordered by that centroid's H3 cell, so the
-   same input always gives the same labels.
+   drivers' mean positions (each vehicle counts once, so a household's many sessions do not pull
+   a chained site off the public charger; where many drivers came once, each is weighted by one
+   over its sessions there, so a workplace's commuters do not either), labels ordered by that
+   centroid's H3 cell, so the same input always gives the same labels.
 """
 
 from __future__ import annotations
@@ -330,7 +330,7 @@ def power_class(n_dc: npt.ArrayLike, n_known: npt.ArrayLike) -> npt.NDArray[np.s
 
 
 def summarise_sites(
-    agg: pd.DataFrame, cell_labels: pd.Series
+    agg: pd.DataFrame, cell_labels: pd.Series, visitor_min_once: int = 10
 ) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
     """One row per cluster from the aggregate and each micro cell's label.
 
@@ -340,6 +340,9 @@ def summarise_sites(
         The (micro cell, vehicle) aggregate (AGGREGATE_COLUMNS).
     cell_labels : Series
         Label per micro cell (index: uint64 cell; any numbering, -1 noise).
+    visitor_min_once : int, default 10
+        ``ClusterParams.visitor_min_once``: from this many drivers seen once at a site, each
+        driver's mean position weighs one over its sessions there, not one.
 
     Returns
     -------
@@ -353,7 +356,7 @@ def summarise_sites(
     k = int(lab_values.max(initial=-1)) + 1
     m = lab >= 0
     a, lm = agg.loc[m], lab[m]
-    lat, lon = unit_vectors_to_latlng(_visitor_weighted_sums(a, lm, k))
+    lat, lon = unit_vectors_to_latlng(_visitor_weighted_sums(a, lm, k, visitor_min_once))
     relabel, order = order_labels(np.arange(k), lat, lon)
     cl = relabel[lm]
 
@@ -390,18 +393,20 @@ def summarise_sites(
 
 
 def _visitor_weighted_sums(
-    a: pd.DataFrame, lm: npt.NDArray[np.int64], k: int
+    a: pd.DataFrame, lm: npt.NDArray[np.int64], k: int, min_once: int
 ) -> npt.NDArray[np.float64]:
-    """Per cluster, the sum over its vehicles of each vehicle's mean unit vector there, weighted
-    by one over the vehicle's sessions there.
+    """Per cluster, the sum over its vehicles of each vehicle's mean unit vector there; at a
+    cluster where at least ``min_once`` vehicles plugged in once, each weighted by one over the
+    vehicle's sessions there.
 
     Where a public charger and a workplace car park or a home a few metres away chain into one
-    site, the site should sit where the public plugs in. Counting each driver once already
-    keeps one household's many sessions from pulling it; weighting each driver by one over its
-    sessions also keeps a workplace's thirty commuters, who come back every day, from pulling it
-    off a charger that a hundred drivers use once or twice. On a site of one kind of user the
-    weighting only changes which fixes average the GPS noise. Integer per-vehicle sums, then
-    float means summed in (cluster, vehicle) order: the same input gives the same bits.
+    site, the site should sit where the public plugs in. Counting each driver once keeps one
+    household's many sessions from pulling it. Where many drivers came once, weighting each by
+    one over its sessions also keeps a workplace's thirty commuters, back every weekday, from
+    pulling it off a charger that a hundred drivers used once. Elsewhere each driver counts
+    once: a regular's many fixes average out its GPS noise, which one over its sessions would
+    throw away. Integer per-vehicle sums, then float means summed in (cluster, vehicle) order:
+    the same input gives the same bits.
     """
     if lm.size == 0:
         if k:
@@ -419,7 +424,9 @@ def _visitor_weighted_sums(
     first = np.flatnonzero(np.r_[True, cluster[1:] != cluster[:-1]])
     if first.size != k or cluster[-1] != k - 1:
         raise ValueError("cell labels must number the clusters 0..k-1 without gaps")
-    return np.add.reduceat(per_vehicle / n[:, None], first)
+    once = np.bincount(cluster, weights=n == 1, minlength=k)
+    w = np.where(once[cluster] >= min_once, 1.0 / n, 1.0)
+    return np.add.reduceat(per_vehicle * w[:, None], first)
 
 
 def _lookup(cell_labels: pd.Series, cells: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
@@ -468,7 +475,7 @@ def find_sites(
     micro = micro_points(agg)
     raw = cluster_micro_points(micro, params, mapper=mapper)
     cell_labels = pd.Series(raw, index=micro["cell"].to_numpy(np.uint64))
-    sites, relabel = summarise_sites(agg, cell_labels)
+    sites, relabel = summarise_sites(agg, cell_labels, params.visitor_min_once)
     labels = session_labels(sessions, params, cell_labels, relabel)
     return sites, labels
 

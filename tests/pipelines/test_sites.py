@@ -92,9 +92,10 @@ def charger_chained_with_home() -> pd.DataFrame:
     2 m north of it: mean 0.2 m south), and a home 12 m north where one vehicle plugged in 30
     times: within eps (15 m) and under the mode gate (25 m), so DBSCAN chains them into one site.
 
-    Expected: 1 site of 40 sessions and 11 vehicles, placed within 0.5 m of the charger: each
-    driver's mean position weighs one over its sessions there, 1 for each visitor and 1/30 for
-    the home's car. Weighting by sessions would put it 30/40 of the way to the home, 9 m north.
+    Expected: 1 site of 40 sessions and 11 vehicles, placed within 0.5 m of the charger: ten
+    drivers came once, so each driver's mean position weighs one over its sessions there, 1 for
+    each visitor and 1/30 for the home's car. Weighting by sessions would put it 30/40 of the
+    way to the home, 9 m north.
     """
     d = 1 / M_PER_DEG_LAT
     charger = [(f"v{i}", "2026-11-02", 35.0 + (i % 3 - 1) * 2 * d) for i in range(10)]
@@ -118,9 +119,11 @@ def charger_chained_with_workplace() -> pd.DataFrame:
     """A public charger at (35, 139) used once each by 12 vehicles, and a workplace car park
     12 m north where 6 commuters plugged in 10 times each (weekdays of two weeks): one site.
 
-    Expected: 1 site of 72 sessions and 18 vehicles, within 1 m of the charger (12 visitors
-    weigh 1 each, the commuters 1/10 each: 12 m x 0.6 / 12.6 = 0.57 m north). Counting each
-    driver once would put it 12 m x 6/18 = 4 m north, where no public charger is.
+    Expected: 1 site of 72 sessions and 18 vehicles, within 1 m of the charger: 12 drivers came
+    once (>= ``visitor_min_once``, 10), so each driver weighs one over its sessions, the
+    visitors 1 each, the commuters 1/10 each: 12 m x 0.6 / 12.6 = 0.57 m north. Counting each
+    driver once (as below 10 one-time drivers) puts it 12 m x 6/18 = 4 m north, where no
+    public charger is.
     """
     d = 1 / M_PER_DEG_LAT
     charger = [(f"v{i}", "2026-11-02", 35.0) for i in range(12)]
@@ -138,6 +141,9 @@ def test_find_sites_places_a_charger_chained_with_a_workplace_where_visitors_plu
     assert (site.sessions, site.vehicles) == (72, 18)
     north_m = (site.lat - 35.0) * M_PER_DEG_LAT
     assert abs(north_m - 12 * 0.6 / 12.6) < 0.05
+    # with fewer than visitor_min_once one-time drivers, each driver counts once: 4 m north
+    sites, _ = find_sites(charger_chained_with_workplace, ClusterParams(visitor_min_once=13))
+    assert abs((sites.lat.iloc[0] - 35.0) * M_PER_DEG_LAT - 4.0) < 0.05
 
 
 def _ring(n: int, radius_m: float, day: str = "2026-11-03") -> list[tuple]:
