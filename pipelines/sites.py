@@ -330,7 +330,9 @@ def power_class(n_dc: npt.ArrayLike, n_known: npt.ArrayLike) -> npt.NDArray[np.s
 
 
 def summarise_sites(
-    agg: pd.DataFrame, cell_labels: pd.Series, visitor_min_once: int = 10
+    agg: pd.DataFrame,
+    cell_labels: pd.Series,
+    visitor_min_once: int = ClusterParams.visitor_min_once,
 ) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
     """One row per cluster from the aggregate and each micro cell's label.
 
@@ -340,9 +342,9 @@ def summarise_sites(
         The (micro cell, vehicle) aggregate (AGGREGATE_COLUMNS).
     cell_labels : Series
         Label per micro cell (index: uint64 cell; any numbering, -1 noise).
-    visitor_min_once : int, default 10
-        ``ClusterParams.visitor_min_once``: from this many drivers seen once at a site, each
-        driver's mean position weighs one over its sessions there, not one.
+    visitor_min_once : int, default ``ClusterParams.visitor_min_once``
+        From this many drivers seen once at a site, each driver's mean position weighs one
+        over its sessions there, not one.
 
     Returns
     -------
