@@ -146,6 +146,8 @@ REASONS: dict[str, str] = {
     "often overnight: a home that friends also use",
     "dominant_in_busy_area": "one vehicle, sleeping here, does a large share where many vehicles "
     "charge nearby: a public charger there is shared by many drivers (a home)",
+    "loyal_in_busy_area": "one vehicle does a good share of a small site's sessions, and much of "
+    "all its own charging there, where many vehicles charge nearby: its home, which friends visit",
     "thin_in_busy_area": "only a handful of sessions where many vehicles charge nearby: too "
     "little to tell a public charger from a home friends drop by",
     "thin_among_homes": "few sessions where residential sites far outnumber public ones nearby: "
@@ -353,6 +355,12 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["top_vehicle_share"] >= params.busy_area_top_share)
         & (f["anchored_share"] >= params.busy_area_anchored_share)
     )
+    busy_loyal = (
+        busy_area
+        & (f["sessions"] <= params.busy_area_loyal_max_sessions)
+        & (f["top_vehicle_share"] >= params.busy_area_loyal_top_share)
+        & (f["top_vehicle_loyalty"] >= params.busy_area_loyal_loyalty)
+    )
     busy_residents = (
         busy_area
         & (f["anchored_share"] >= params.busy_area_residents_share)
@@ -370,7 +378,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     household = household & ~favourite
     one_car = dominant & (overnight | long_dwell) & ~favourite
     loyal = loyal & ~(quiet_group & by_day)
-    home = ~quick & (one_car | household | (loyal & ~shared) | busy)
+    home = ~quick & (one_car | household | (loyal & ~shared) | busy | busy_loyal)
     garage = ~quick & ~home & (shared | mixed | busy_residents)
     work = ~quick & ~home & ~garage & weekday & long_dwell
     private = ~quick & ~home & ~garage & ~work & closed & long_dwell
@@ -478,6 +486,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         "household": home & household,
         "loyal_overnight": home & loyal,
         "dominant_in_busy_area": home & busy,
+        "loyal_in_busy_area": home & busy_loyal & ~busy,
         "residents_in_busy_area": garage & busy_residents,
         "overnight": (home | garage) & overnight,
         "closed_regular_group": (garage | work | private) & closed,

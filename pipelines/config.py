@@ -320,6 +320,15 @@ class ClassifyParams:
     busy_area_sessions_per_day: float = 200.0
     busy_area_top_share: float = 0.3
     busy_area_anchored_share: float = 0.2
+    #: ...and, there, a site of at most busy_area_loyal_max_sessions where one vehicle does >=
+    #: busy_area_loyal_top_share of the sessions and >= busy_area_loyal_loyalty of all its own
+    #: charging is that vehicle's home, sleeping there or not: amid that many chargers a
+    #: driver's public charging spreads over several (dense 60k fleets: the top vehicle of
+    #: published public sites of <= 30 sessions does <= 0.25 of its charging there at the 90th
+    #: percentile; the owner of a home friends visit 0.3-1.0)
+    busy_area_loyal_max_sessions: int = 30
+    busy_area_loyal_top_share: float = 0.25
+    busy_area_loyal_loyalty: float = 0.4
     #: ...and, there, a site where vehicles sleeping there do >= busy_area_residents_share of
     #: the sessions, >= busy_area_residents_overnight_share of them overnight, is residential
     #: too: homes and garages a few metres apart chained into one site, whose neighbours'

@@ -719,6 +719,45 @@ def test_home_amid_dense_fleet_is_residential_quiet_charger_next_to_it_is_not():
     assert out.loc[1, "site_class"] == "public"
 
 
+def test_home_amid_dense_fleet_whose_car_charges_by_day_is_residential():
+    """In a neighbourhood where ~250 sessions a day are plugged in (a dense 60k fleet):
+
+    Site 0, a home whose car plugs in there 3 times in the afternoon and twice at a public
+    charger 2 km away; 8 friends drop by once each. Top vehicle 3/11 = 0.27 of the sessions,
+    under dominant_in_busy_area's 0.3, but 3/5 = 0.6 of its own charging.
+    Site 1, a quiet public charger 150 m from it: a local without a home charger plugs in 3
+    times, and 7 more times at other chargers (0.3 of its charging); 9 drivers once each.
+
+    Expected: site 0 ``residential`` with loyal_in_busy_area (top share >= 0.25, loyalty >=
+    0.4, <= 30 sessions); site 1 ``public`` (its local does 0.3 < 0.4 of its charging there).
+    """
+    rng = np.random.default_rng(12)
+    home = pd.concat([
+        _sessions(["hh"] * 3, [1, 9, 17], rng.uniform(13, 16, 3), 1.5),
+        _sessions([f"friend-{i}" for i in range(8)], [2, 5, 9, 12, 16, 19, 23, 26], 18.5, 2.5),
+    ], ignore_index=True)  # fmt: skip
+    quiet_v = ["local"] * 3 + [f"pub-{i}" for i in range(9)]
+    quiet = _sessions(quiet_v, np.r_[3, 10, 17, np.arange(9) * 3 + 1], rng.uniform(8, 17, 12), 1.5)
+    away = _sessions(["hh"] * 2 + ["local"] * 7, [4, 11, 2, 5, 8, 12, 15, 19, 22], 12.0, 1.5)
+    out = _classify((home, 0.0), (quiet, 150.0), (away, 2000.0),
+                    (busy_neighbourhood_sessions(rng), 300.0),
+                    homes=("friend-", "pub-", "crowd-"))  # fmt: skip
+    r = out.loc[0]
+    assert r["local_sessions_per_day"] >= PARAMS.busy_area_sessions_per_day
+    assert r["top_vehicle_share"] == pytest.approx(3 / 11)
+    assert r["top_vehicle_loyalty"] == pytest.approx(3 / 5)
+    assert r["top_vehicle_share"] < PARAMS.busy_area_top_share
+    assert r["site_class"] == "residential"
+    reasons = set(r["reasons"].split(";"))
+    assert "loyal_in_busy_area" in reasons
+    assert not reasons & {"dominant_in_busy_area", "dominant_vehicle", "household"}
+    q = out.loc[1]
+    assert q["local_sessions_per_day"] >= PARAMS.busy_area_sessions_per_day
+    assert q["top_vehicle_share"] == pytest.approx(3 / 12)
+    assert q["top_vehicle_loyalty"] == pytest.approx(0.3)
+    assert q["site_class"] == "public", q["reasons"]
+
+
 def test_quiet_charger_a_local_often_overnights_at_is_public():
     """A quiet public AC charger in a small fleet: one local (without a home charger at this
     place: it sleeps at home, 5 km away, three nights) charges here six times, twice
