@@ -123,6 +123,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "loyal_vehicles",  # how many such vehicles
     "visitor_weekday_daytime_share",  # weekday_daytime_share of the visitors' sessions only
     "poor_fix_share",  # sessions reporting GPS accuracy worse than POOR_FIX_M / sessions
+    "poor_known_fix_share",  # ...of the sessions reporting an accuracy at all (0 if none do)
     "local_sessions_per_day",  # all sessions plugged in within ~1 km (H3 res-8 ring) per day
 )
 
@@ -474,7 +475,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     fringe = (
         (site_class == "public")
         & (f["sessions"].to_numpy() < params.fringe_max_sessions)
-        & (f["poor_fix_share"].to_numpy() >= params.fringe_poor_fix_share)
+        & (f["poor_known_fix_share"].to_numpy() >= params.fringe_poor_fix_share)
         & _beside_busier_public(f, site_class, params.fringe_m, params.fringe_ratio)
     )
     site_class = np.where(fringe, "unconfirmed", site_class)
@@ -628,6 +629,7 @@ def _session_table(s: pd.DataFrame) -> dict[str, np.ndarray]:
         "dc": np.nan_to_num(power, nan=0.0) >= DC_POWER_KW,
         "energy": s["energy_kwh"].to_numpy(np.float64),
         "poor_fix": _poor_fix(s),
+        "known_fix": _known_fix(s),
     }
 
 
@@ -637,6 +639,13 @@ def _poor_fix(s: pd.DataFrame) -> np.ndarray:
         return np.zeros(len(s), dtype=bool)
     acc = s["gps_accuracy_m"].to_numpy(np.float64, na_value=np.nan)
     return np.nan_to_num(acc, nan=0.0) > POOR_FIX_M
+
+
+def _known_fix(s: pd.DataFrame) -> np.ndarray:
+    """Sessions that report a GPS accuracy."""
+    if "gps_accuracy_m" not in s:
+        return np.zeros(len(s), dtype=bool)
+    return ~np.isnan(s["gps_accuracy_m"].to_numpy(np.float64, na_value=np.nan))
 
 
 class _Pairs(NamedTuple):
@@ -736,6 +745,8 @@ def _aggregate(
             "long_dwell_share": share(t["long_dwell"]),
             "dc_share": share(t["dc"]),
             "poor_fix_share": share(t["poor_fix"]),
+            "poor_known_fix_share": np.bincount(cl, weights=t["poor_fix"], minlength=k)
+            / np.maximum(np.bincount(cl, weights=t["known_fix"], minlength=k), 1.0),
             "energy_median_kwh": energy_med,
             "active_days": active.astype(np.int64),
             "span_days": np.where(has, last_day - first_day + 1, 0).astype(np.int64),

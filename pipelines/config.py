@@ -419,12 +419,18 @@ class ClassifyParams:
     beside_charger_local_rate: float = 50.0
     beside_charger_loyalty: float = 0.4
     #: unconfirmed: a public-looking site with fewer than fringe_max_sessions sessions, at
-    #: least fringe_poor_fix_share of them with a poor GPS fix, within fringe_m of a public
-    #: site with >= fringe_ratio times its sessions: the busier site's fringe of poor fixes,
-    #: which would publish its station twice. Tenth session, thin public sites within 50 m of
-    #: a 3x heavier one on 45 fleets: the 8 fragments of the same station had 0.25-0.6 poor
-    #: fixes (6 at >= 0.46), the 57 other stations (30 eligible) <= 0.33 (docs/quality.md)
-    fringe_max_sessions: int = 10
+    #: least fringe_poor_fix_share of those reporting a GPS accuracy reporting a poor one,
+    #: within fringe_m of a public site with >= fringe_ratio times its sessions: the busier
+    #: site's fringe of poor fixes, which would publish its station twice. Tenth session,
+    #: thin public sites within 50 m of a 3x heavier one on 45 fleets: the 8 fragments of
+    #: the same station had 0.25-0.6 poor fixes (6 at >= 0.46), the 57 other stations (30
+    #: eligible) <= 0.33 (docs/quality.md). Twelfth session: an unknown accuracy is no
+    #: evidence of a good fix (fragments with half their fixes unknown), and fringes reach
+    #: 19 sessions on dense fleets; 10 -> 20. Public-looking sites of < 20 sessions within
+    #: 60 m of a 10x busier one on 69 fleets: 11 same-station fragments had 0.25-1.0 poor
+    #: among known fixes (8 at >= 0.5), other public stations <= 0.38 but one (0.5, 4 drivers),
+    #: and 8 homes next to a busy charger 0.4-1.0 (its poor fixes spill over into them)
+    fringe_max_sessions: int = 20
     fringe_poor_fix_share: float = 0.4
     fringe_m: float = 50.0
     fringe_ratio: float = 10.0

@@ -1465,3 +1465,35 @@ def test_poor_fixes_beside_a_busy_station_are_its_fringe_a_quiet_station_there_i
     out = _classify((busy, 0.0), (poor, 35.0), homes=("pub-", "frag-"))
     assert out.loc[1, "poor_fix_share"] == 0.5
     assert out.loc[1, "reasons"] == "fringe_of_busier_site"
+
+
+def test_fringe_counts_poor_fixes_among_the_fixes_that_report_an_accuracy():
+    """The busy charger of the test above and, 41 m away, four one-time drivers whose
+    devices report: no accuracy twice, 24 m once, 5 m once (3,000-vehicle held-out seed 115:
+    two stations published twice with such fringes).
+
+    Poor fixes are 1/4 of the sessions, under ``fringe_poor_fix_share`` (0.4), but 1/2 of
+    those that report an accuracy: an unknown accuracy is no evidence of a good fix.
+
+    Expected: site 1 ``unconfirmed`` (``fringe_of_busier_site``); the same four all
+    reporting an accuracy (24 m once, 5 m three times, 1/4 poor) ``public``. A fringe of 12
+    drivers (6 poor, 4 unknown, 2 good fixes; dense held-out seed 112 had one of 10) is one
+    too: ``fringe_max_sessions`` is 20.
+    """
+    busy = _sessions([f"pub-{i}" for i in range(120)], np.arange(120) % 28, 11.0, 1.5)
+    near = _sessions([f"frag-{i}" for i in range(4)], [3, 8, 13, 18], 14.0, 1.5)
+    unknown = near.assign(gps_accuracy_m=np.float32([np.nan, np.nan, 24.0, 5.0]))
+    known = near.assign(gps_accuracy_m=np.float32([5.0, 5.0, 24.0, 5.0]))
+    out = _classify((busy, 0.0), (unknown, 41.0), homes=("pub-", "frag-"))
+    r = out.loc[1]
+    assert (r["poor_fix_share"], r["poor_known_fix_share"]) == (0.25, 0.5)
+    assert (r["site_class"], r["reasons"]) == ("unconfirmed", "fringe_of_busier_site")
+    out = _classify((busy, 0.0), (known, 41.0), homes=("pub-", "frag-"))
+    assert (out.loc[1, "poor_fix_share"], out.loc[1, "poor_known_fix_share"]) == (0.25, 0.25)
+    assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
+    wide = _sessions([f"frag-{i}" for i in range(12)], np.arange(12) * 2, 14.0, 1.5)
+    acc = np.float32([30.0] * 6 + [np.nan] * 4 + [5.0] * 2)
+    out = _classify((busy, 0.0), (wide.assign(gps_accuracy_m=acc), 36.0), homes=("pub-", "frag-"))
+    assert out.loc[1, "poor_known_fix_share"] == 0.75
+    r = out.loc[1]
+    assert (r["site_class"], r["reasons"]) == ("unconfirmed", "fringe_of_busier_site")
