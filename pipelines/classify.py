@@ -31,8 +31,10 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    sleep there (``overnight`` + ``closed_regular_group`` / ``resident_vehicles``).
    Where many vehicles charge within a kilometre (``local_sessions_per_day``), a public
    charger is shared by many drivers, so a site one vehicle sleeping there dominates
-   (``dominant_in_busy_area``) or whose sessions are mostly by vehicles sleeping there, partly
-   overnight (``residents_in_busy_area``), is residential too.
+   (``dominant_in_busy_area``), a small one whose top vehicle does a good share and much of all
+   its own charging there, sleeping there or not (``loyal_in_busy_area``), or one whose
+   sessions are mostly by vehicles sleeping there, partly overnight
+   (``residents_in_busy_area``), is residential too.
 4. *A workplace*: long weekday-daytime sessions (``weekday_daytime`` + ``long_dwell``), judged
    on all sessions or on those of vehicles sleeping elsewhere (a home next door chained into
    the site dilutes the first; a few of them are needed, one is no evidence).
@@ -57,8 +59,8 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    one whose users are not nearly all new (``visited_among_homes``), is unconfirmed; where
    charging is common nearby, one next to a busier public site where a vehicle sleeping there
    does a good share is the home next door (``home_beside_charger``, residential), and a
-   handful of sessions, many with poor fixes, beside a public site ten times as busy is that
-   site's fringe (``fringe_of_busier_site``, unconfirmed).
+   handful of sessions, many of the fixes that report an accuracy poor, beside a public site
+   ten times as busy is that site's fringe (``fringe_of_busier_site``, unconfirmed).
 9. Everything else is *public*; a site used by fewer than ``min_vehicles`` distinct vehicles is
    ``too_few_vehicles`` (k-anonymity) instead of public or unconfirmed, and that reason is
    added to every class where it applies.
@@ -617,6 +619,7 @@ def _session_table(s: pd.DataFrame) -> dict[str, np.ndarray]:
     overnight = (t_out >= next_3am) | (evening_start & (dwell_h >= _OVERNIGHT_MIN_H))
     same_day = (t_out // _DAY_S) == local_day
     power = s["max_power_kw"].to_numpy(np.float64)
+    accuracy = _accuracy_m(s)
     return {
         "dwell_h": dwell_h,
         "hour": hour,
@@ -628,24 +631,16 @@ def _session_table(s: pd.DataFrame) -> dict[str, np.ndarray]:
         "long_dwell": dwell_h >= _LONG_DWELL_H,
         "dc": np.nan_to_num(power, nan=0.0) >= DC_POWER_KW,
         "energy": s["energy_kwh"].to_numpy(np.float64),
-        "poor_fix": _poor_fix(s),
-        "known_fix": _known_fix(s),
+        "poor_fix": np.nan_to_num(accuracy, nan=0.0) > POOR_FIX_M,  # unknown: not poor
+        "known_fix": ~np.isnan(accuracy),
     }
 
 
-def _poor_fix(s: pd.DataFrame) -> np.ndarray:
-    """Sessions reporting a GPS accuracy worse than :data:`POOR_FIX_M` (unknown: not poor)."""
+def _accuracy_m(s: pd.DataFrame) -> np.ndarray:
+    """Reported GPS accuracy per session, NaN where unknown (or the column is absent)."""
     if "gps_accuracy_m" not in s:
-        return np.zeros(len(s), dtype=bool)
-    acc = s["gps_accuracy_m"].to_numpy(np.float64, na_value=np.nan)
-    return np.nan_to_num(acc, nan=0.0) > POOR_FIX_M
-
-
-def _known_fix(s: pd.DataFrame) -> np.ndarray:
-    """Sessions that report a GPS accuracy."""
-    if "gps_accuracy_m" not in s:
-        return np.zeros(len(s), dtype=bool)
-    return ~np.isnan(s["gps_accuracy_m"].to_numpy(np.float64, na_value=np.nan))
+        return np.full(len(s), np.nan)
+    return s["gps_accuracy_m"].to_numpy(np.float64, na_value=np.nan)
 
 
 class _Pairs(NamedTuple):
