@@ -729,7 +729,7 @@ def test_home_amid_dense_fleet_whose_car_charges_by_day_is_residential():
     times, and 7 more times at other chargers (0.3 of its charging); 9 drivers once each.
 
     Expected: site 0 ``residential`` with loyal_in_busy_area (top share >= 0.25, loyalty >=
-    0.4, <= 30 sessions); site 1 ``public`` (its local does 0.3 < 0.4 of its charging there).
+    0.4, <= 15 sessions); site 1 ``public`` (its local does 0.3 < 0.4 of its charging there).
     """
     rng = np.random.default_rng(12)
     home = pd.concat([
