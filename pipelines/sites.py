@@ -51,6 +51,7 @@ __all__ = [
     "power_class",
     "session_days",
     "session_labels",
+    "summarise_labels",
     "summarise_sites",
     "unit_sums",
     "usable_sessions",
@@ -392,6 +393,55 @@ def summarise_sites(
         }
     )
     return sites[list(SITE_CORE_COLUMNS)], relabel
+
+
+def summarise_labels(
+    sessions: pd.DataFrame, labels: npt.ArrayLike, params: ClusterParams
+) -> pd.DataFrame:
+    """:func:`summarise_sites` for sessions labelled directly (not through their micro cell).
+
+    For sites whose sessions were relabelled after clustering (``pipelines.mixtures``). Each
+    label is one pseudo micro cell, so positions, counts and power come out exactly as for a
+    clustered site.
+
+    Parameters
+    ----------
+    sessions : DataFrame
+        Sessions with the lake's columns (as for :func:`find_sites`).
+    labels : array_like of int64
+        Site of each row of ``sessions``; rows labelled ``-1`` are left out.
+    params : ClusterParams
+        Which sessions are usable, and ``visitor_min_once``.
+
+    Returns
+    -------
+    DataFrame
+        ``SITE_CORE_COLUMNS``, one row per label with a usable session, ``cluster`` = the
+        label, sorted by it.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"vehicle": ["a", "b", "c"], "lat": [42.0, 42.0, 42.001],
+    ...     "lon": [-71.0, -71.0, -71.0], "gps_accuracy_m": [5.0, 5.0, 5.0],
+    ...     "plug_in_utc": pd.to_datetime(["2026-11-02 10:00"] * 3, utc=True)})
+    >>> summarise_labels(s, [7, 7, 3], ClusterParams())[["cluster", "sessions", "vehicles"]]
+       cluster  sessions  vehicles
+    0        3         1         1
+    1        7         2         2
+    >>> len(summarise_labels(s, [-1, -1, -1], ClusterParams()))
+    0
+    """
+    lab = np.asarray(labels, dtype=np.int64)
+    kept = sessions.loc[lab >= 0].assign(_label=lab[lab >= 0])
+    agg = aggregate_sessions(kept, params, by="_label")
+    ids = np.unique(agg["part"].to_numpy(np.int64))
+    agg = combine_aggregates(
+        [agg.assign(cell=agg["part"].to_numpy(np.uint64)).drop(columns="part")]
+    )
+    cell_labels = pd.Series(np.arange(ids.size, dtype=np.int64), index=ids.astype(np.uint64))
+    sites, relabel = summarise_sites(agg, cell_labels, params.visitor_min_once)
+    sites["cluster"] = ids[np.argsort(relabel)]  # relabel[i] = row of label ids[i]
+    return sites.sort_values("cluster", kind="stable").reset_index(drop=True)
 
 
 def _visitor_weighted_sums(

@@ -8,7 +8,7 @@ import pytest
 
 from pipelines.config import ClusterParams
 from pipelines.schema import SITE_CORE_COLUMNS
-from pipelines.sites import find_sites
+from pipelines.sites import find_sites, summarise_labels
 
 M_PER_DEG_LAT = 111_195.08  # metres per degree of latitude on the 6_371_008.8 m sphere
 
@@ -76,6 +76,21 @@ def test_find_sites_deterministic_labels(two_sites_and_noise: pd.DataFrame) -> N
     b, lb = find_sites(two_sites_and_noise.iloc[perm].reset_index(drop=True), ClusterParams())
     pd.testing.assert_frame_equal(a, b)
     np.testing.assert_array_equal(la[perm], lb)
+
+
+def test_summarise_labels_reproduces_the_clustered_sites(
+    two_sites_and_noise: pd.DataFrame, charger_chained_with_workplace: pd.DataFrame
+) -> None:
+    """Summarising sessions by the labels find_sites gave them yields its sites, bit for bit
+    (positions included), whatever the label numbers are."""
+    for sessions in (two_sites_and_noise, charger_chained_with_workplace):
+        sites, labels = find_sites(sessions, ClusterParams())
+        pd.testing.assert_frame_equal(summarise_labels(sessions, labels, ClusterParams()), sites)
+        shifted = summarise_labels(sessions, np.where(labels >= 0, labels + 5, -1), ClusterParams())
+        assert shifted["cluster"].tolist() == (sites["cluster"] + 5).tolist()
+        pd.testing.assert_frame_equal(
+            shifted.drop(columns="cluster"), sites.drop(columns="cluster")
+        )
 
 
 def test_find_sites_empty() -> None:
