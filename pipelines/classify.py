@@ -85,6 +85,7 @@ __all__ = [
     "REASONS",
     "classify_sites",
     "excluded_for_review",
+    "session_roles",
     "site_features",
 ]
 
@@ -248,6 +249,32 @@ def site_features(
     feats["local_sessions_per_day"] = _local_rate(sessions, out)
     for name in FEATURE_COLUMNS:
         out[name] = feats[name].to_numpy()
+    return out
+
+
+def session_roles(
+    sessions: pd.DataFrame,
+    labels: npt.ArrayLike,
+    sites: pd.DataFrame,
+    params: ClassifyParams | None = None,
+) -> npt.NDArray[np.int8]:
+    """Each session's vehicle's role at its site, as the features see it.
+
+    ``1``: the vehicle sleeps here (its anchor, see ``anchored_share``); ``2``: it sleeps at
+    another site (a visitor); ``0``: one session in the window, no anchor yet; ``-1``: the
+    session is not in a site. Arguments as for :func:`site_features`.
+    """
+    params = params or ClassifyParams()
+    lab = np.asarray(labels, dtype=np.int64)
+    used = lab >= 0
+    out = np.full(lab.shape[0], -1, dtype=np.int8)
+    if not used.any():
+        return out
+    n_sites = max(int(sites["cluster"].max()) + 1 if len(sites) else 0, int(lab.max()) + 1)
+    codes = pd.factorize(sessions["vehicle"], sort=False)[0].astype(np.int64)[used]
+    pairs = _pairs(lab[used], codes, _session_table(sessions.loc[used])["overnight"])
+    anchors = _anchors(lab[used], pairs, sites, n_sites, params.satellite_m, params.neighbour_m)
+    out[used] = anchors.role
     return out
 
 
