@@ -327,6 +327,7 @@ def build_report(
         "sessions_in_window": found["sessions_in_window"],
         "window": found["window"],
         "sites_found": found["sites_found"],
+        "sites_split_from_residences": found["sites_split_from_residences"],
         "sites_published": ident["sites_published"],
         "sites_new": ident["sites_new"],
         "sites_stale": ident["sites_stale"],

@@ -20,7 +20,8 @@ from pipelines.classify import (
     excluded_for_review,
     site_features,
 )
-from pipelines.config import ClassifyParams
+from pipelines.config import ClassifyParams, ClusterParams
+from pipelines.mixtures import split_mixtures
 from pipelines.schema import SESSION_COLUMNS, SITE_CLASSES, SITE_CORE_COLUMNS
 
 PARAMS = ClassifyParams()
@@ -80,6 +81,14 @@ def _classify(
     Vehicles whose name starts with one of ``homes`` also charge at home, 5 km away (an extra
     last site, for the anchors; its class is not looked at).
     """
+    sessions, labels, sites = _sites(*groups, homes=homes)
+    return classify_sites(site_features(sessions, labels, sites, params), params)
+
+
+def _sites(
+    *groups: tuple[pd.DataFrame, float], homes: tuple[str, ...] = ()
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """The (sessions, labels, sites) that :func:`_classify` classifies."""
     if homes:
         users = pd.concat([g for g, _ in groups])["vehicle"].astype(str)
         groups = (*groups, (homes_elsewhere(users[users.str.startswith(homes)]), 5000.0))
@@ -106,8 +115,7 @@ def _classify(
                 "max_power_kw": float(g["max_power_kw"].max()),
             }
         )
-    sites = pd.DataFrame(rows, columns=list(SITE_CORE_COLUMNS))
-    return classify_sites(site_features(sessions, labels, sites, params), params)
+    return sessions, labels, pd.DataFrame(rows, columns=list(SITE_CORE_COLUMNS))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1497,3 +1505,95 @@ def test_fringe_counts_poor_fixes_among_the_fixes_that_report_an_accuracy():
     assert out.loc[1, "poor_known_fix_share"] == 0.75
     r = out.loc[1]
     assert (r["site_class"], r["reasons"]) == ("unconfirmed", "fringe_of_busier_site")
+
+
+# ---------------------------------------------------------------------------------------------
+# a residence chained with a public charger: split by who sleeps there (pipelines.mixtures)
+# ---------------------------------------------------------------------------------------------
+def _east(sessions: pd.DataFrame, metres: float) -> pd.DataFrame:
+    return sessions.assign(lon=sessions["lon"] + metres / (M_PER_DEG * np.cos(np.radians(LAT0))))
+
+
+def _split(*groups: tuple[pd.DataFrame, float], homes: tuple[str, ...]):
+    """Classify, split the mixtures, classify again: (classified before, sites, labels, after)."""
+    sessions, labels, sites = _sites(*groups, homes=homes)
+    before = classify_sites(site_features(sessions, labels, sites, PARAMS), PARAMS)
+    sites, labels = split_mixtures(sessions, labels, before, ClusterParams(), PARAMS)
+    after = classify_sites(site_features(sessions, labels, sites, PARAMS), PARAMS)
+    return before, sites, labels, after
+
+
+def home_chained_with_charger(
+    rng: np.random.Generator, visits: int = 1, guests_of_b: int = 0
+) -> pd.DataFrame:
+    """The household of :func:`home_sessions` (no passers-by) at the origin, chained into one
+    site with a quiet public AC charger 35 m east: 12 drivers plugging in there ``visits``
+    times each by day (1-2 h), fixes within 3 m. With ``guests_of_b``, the charger is another
+    home instead: its car ``b-own`` sleeps there every other night and that many friends
+    drop by once each (they are named ``pub-`` too: they sleep elsewhere)."""
+    home = home_sessions(rng)
+    home = home[home["vehicle"].str.startswith("home-")]
+    n = 12 if not guests_of_b else guests_of_b
+    v = np.repeat([f"pub-{i}" for i in range(n)], visits)
+    day = rng.integers(0, 40, v.size)
+    there = _sessions(v, day, rng.uniform(9, 17, v.size), rng.uniform(1, 2, v.size))
+    if guests_of_b:
+        own = np.arange(0, 40, 2)
+        there = pd.concat([there, _sessions(["b-own"] * own.size, own, 20.0, 10.0)])
+    jitter = rng.uniform(-3, 3, len(there)) / M_PER_DEG
+    there = _east(there.assign(lat=there["lat"] + jitter), 35.0)
+    return pd.concat([home, there], ignore_index=True)
+
+
+def test_charger_chained_with_a_home_is_split_off_and_published():
+    """A home and the quiet charger 35 m from it, chained into one site (the case that cost
+    dense fleets most of their missed stations).
+
+    Expected: the site is ``residential`` (residence_inside); the split moves the 12 drivers'
+    sessions to a new site (label 2, after the site where they sleep), 12 sessions of 12
+    vehicles within 3 m of the charger, ``public``; the household's part keeps label 0 and
+    stays ``residential``. No session changes site but the drivers'.
+    """
+    merged = home_chained_with_charger(np.random.default_rng(21))
+    before, sites, labels, after = _split((merged, 0.0), homes=("pub-",))
+    assert before.loc[0, "site_class"] == "residential"
+    assert "residence_inside" in before.loc[0, "reasons"].split(";")
+    assert sites["cluster"].tolist() == [0, 1, 2]
+    new = after.set_index("cluster").loc[2]
+    assert (new.sessions, new.vehicles, new.site_class) == (12, 12, "public")
+    east_m = (new.lon - LON0) * M_PER_DEG * np.cos(np.radians(LAT0))
+    assert abs(east_m - 35.0) < 3.0 and abs(new.lat - LAT0) * M_PER_DEG < 3.0
+    home = after.set_index("cluster").loc[0]
+    assert home.site_class == "residential" and home.vehicles == 2
+    drivers = np.r_[merged["vehicle"].str.startswith("pub-"), np.zeros(len(labels) - len(merged))]
+    np.testing.assert_array_equal(labels == 2, drivers.astype(bool))
+
+
+@pytest.mark.parametrize(
+    ("visits", "guests_of_b", "why"),
+    [
+        (3, 0, "its 12 drivers came back (one-time share 0 < 0.9): a neighbour's friends do too"),
+        (1, 6, "6 one-time drivers where the second home's car plugs in: that home's guests"),
+    ],
+)
+def test_mixture_is_not_split_when_the_others_look_like_guests(visits, guests_of_b, why):
+    """Expected: no split, the site stays ``residential``, labels unchanged, for the reason
+    in ``why``; each case splits with its gate off (split_min_one_time_share 0, split_guest_gap_m
+    0). A charger of regulars chained with a home therefore stays unpublished: the gate
+    prefers a missed charger to a published home."""
+    merged = home_chained_with_charger(np.random.default_rng(22), visits, guests_of_b)
+    before, sites, labels, after = _split((merged, 0.0), homes=("pub-",))
+    assert before.loc[0, "site_class"] == "residential", why
+    assert sites["cluster"].tolist() == [0, 1] and (labels[: len(merged)] == 0).all()
+    assert after.loc[0, "site_class"] == "residential"
+
+
+def test_split_can_be_turned_off():
+    """Expected: with ``split_mixtures = False`` the sites come back as they went in."""
+    merged = home_chained_with_charger(np.random.default_rng(21))
+    sessions, labels, sites = _sites((merged, 0.0), homes=("pub-",))
+    before = classify_sites(site_features(sessions, labels, sites, PARAMS), PARAMS)
+    off = replace(PARAMS, split_mixtures=False)
+    out, out_labels = split_mixtures(sessions, labels, before, ClusterParams(), off)
+    pd.testing.assert_frame_equal(out, sites)
+    np.testing.assert_array_equal(out_labels, labels)
