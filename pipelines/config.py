@@ -285,8 +285,9 @@ class ClassifyParams:
     #: parts are classified again. Thirteenth session, 18 dense fleets: recall +0.35 points on
     #: average (h125 0.963 -> 0.975), no private site added. Ungated (any spread, any one-time
     #: share) it reached h125 0.984 but published 20 private sites there instead of 4; a 10 m
-    #: spread: +0.45 points, +4 private sites. Published guests' parts were 3.9 m from their
-    #: host's mean position with 5 and 10 vehicles; chargers with a sleeper that close had >= 16
+    #: spread: +0.45 points, +4 private sites. The two guests' parts published without the
+    #: guest gate lay 3.9 m from their host's mean position (5 and 10 vehicles); published
+    #: chargers' parts with a sleeper within 6 m had 11-108 sessions, but one of 6 (now lost)
     split_mixtures: bool = True
     split_offset_m: float = 12.0
     split_min_vehicles: int = 5
