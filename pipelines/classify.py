@@ -439,10 +439,17 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & np.isin(base, ["public", "unconfirmed"])
         & (f["overnight_share"].to_numpy() >= params.satellite_min_overnight_share)
     )
+    # ...unless open to the public outside busy areas: many drivers, nearly all new here
+    open_quiet = (
+        ~busy_area.to_numpy()
+        & (f["vehicles"].to_numpy() >= params.satellite_open_min_vehicles)
+        & (f["one_time_vehicle_share"].to_numpy() >= params.satellite_open_one_time_share)
+    )
     satellite = (
         fragment_like
         & (f["satellite_share"].to_numpy() >= params.satellite_share)
         & (anchor_class != "public")
+        & ~open_quiet
     )
     # ...and so do fragments whose vehicles sleep at several sites nearby, partly overnight here
     fragment = (

@@ -244,6 +244,16 @@ class ClassifyParams:
     #: 0.5 (simulated fleets: 3 eligible public sites recovered on 400-vehicle fleets, 1 lost
     #: on one 3,000-vehicle fleet; 6 fewer private sites published on two dense fleets)
     satellite_min_overnight_share: float = 0.3
+    #: ...but not outside busy areas (local_sessions_per_day < busy_area_sessions_per_day)
+    #: when >= satellite_open_min_vehicles vehicles use it and >= satellite_open_one_time_share
+    #: of them came once: a public charger that a garage's or a home's vehicles nearby also
+    #: use. Satellites of >= 4 vehicles on 59 small and mid simulated fleets: 9 public
+    #: chargers (one-time share 0.75-1.0, 4-323 sessions a day nearby) and 1 garage fragment
+    #: (0.6); on 18 dense fleets 217 garage and home fragments, all at >= 273 sessions a day
+    #: nearby, most with one-time share 1.0 (thirteenth session: recall +1 station on h79,
+    #: h107, h110, no private site added)
+    satellite_open_min_vehicles: int = 4
+    satellite_open_one_time_share: float = 0.7
     #: residential: >= neighbour_sleeper_share of the sessions are by vehicles that sleep at
     #: another site within neighbour_m and spent a night here too. A garage fragment whose
     #: residents sleep at several fragments nearby (so no one of them is its satellite_of)

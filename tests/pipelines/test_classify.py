@@ -263,21 +263,39 @@ def test_garage_fragment_is_satellite_of_the_garage():
 
 
 def test_garage_fragment_that_passers_by_also_use_is_satellite():
-    """A GPS fragment of a garage 80 m away in a dense fleet: four residents' usual evening
-    sessions staying the night, and five drivers from elsewhere who plugged in once by day
-    nearby. The residents do 4/9 = 0.44 of its sessions, all of them overnight.
+    """A GPS fragment of a garage 80 m away amid a dense fleet (a busy charger 300 m off):
+    four residents' usual evening sessions staying the night, and five drivers from elsewhere
+    who plugged in once by day nearby. The residents do 4/9 = 0.44 of its sessions, all of them
+    overnight; each of the nine vehicles came once.
 
-    Expected: the fragment ``residential`` (satellite), not a public site of 9 vehicles.
+    Expected: the fragment ``residential`` (satellite), not a public site of 9 vehicles. The
+    same site outside a busy area is ``public``: there a satellite of >= 4 vehicles, >= 0.7 of
+    them seen once, is a public charger the garage's residents also use (in the simulated
+    small and mid fleets 9 such public chargers against 1 garage fragment, one-time share 0.6;
+    amid dense fleets hundreds of garage fragments look like this).
     """
     garage = garage_sessions(np.random.default_rng(3), 8)
     fragment = _sessions([f"res-{i}" for i in range(4)], [2, 5, 9, 12], [19.0, 20.0, 21.0, 22.0],
                          10.0)  # fmt: skip
     others = _sessions([f"pub-{i}" for i in range(5)], [1, 3, 6, 8, 11], 12.0, 1.5)
-    out = _classify((garage, 0.0), (pd.concat([fragment, others]), 80.0), homes=("pub-",))
+    site = (pd.concat([fragment, others]), 80.0)
+    busy = (busy_neighbourhood_sessions(np.random.default_rng(4)), 300.0)
+    out = _classify((garage, 0.0), site, busy, homes=("pub-",))
+    assert out.loc[1, "local_sessions_per_day"] >= PARAMS.busy_area_sessions_per_day
     assert out.loc[1, "satellite_of"] == 0
     assert out.loc[1, "satellite_share"] == pytest.approx(4 / 9)
+    assert out.loc[1, "one_time_vehicle_share"] == 1.0
     assert out.loc[1, "site_class"] == "residential"
     assert "satellite" in out.loc[1, "reasons"].split(";")
+    quiet = _classify((garage, 0.0), site, homes=("pub-",))
+    assert quiet.loc[1, "satellite_of"] == 0
+    assert quiet.loc[1, "site_class"] == "public", quiet.loc[1, "reasons"]
+    # with three of the residents back a second time (one-time share 6/9 < 0.7): a satellite
+    again = _sessions(["res-0", "res-1", "res-2"], [16, 19, 22], 20.0, 10.0)
+    twice = _classify((garage, 0.0), (pd.concat([site[0], again]), 80.0), homes=("pub-",))
+    assert twice.loc[1, "one_time_vehicle_share"] == pytest.approx(6 / 9)
+    assert twice.loc[1, "site_class"] == "residential"
+    assert "satellite" in twice.loc[1, "reasons"].split(";")
 
 
 def test_public_charger_next_to_a_garage_its_residents_use_by_day():
