@@ -293,8 +293,8 @@ class ClassifyParams:
     #: a neighbour's friends come back). Where a sleeper plugs in within split_guest_gap_m of
     #: them they may be its household's guests: >= split_guest_min_vehicles are needed. Both
     #: parts are classified again. Thirteenth session, 18 dense fleets: recall +0.35 points on
-    #: average (h125 0.963 -> 0.975), no private site added. Ungated (any spread, any one-time
-    #: share) it reached h125 0.984 but published 20 private sites there instead of 4; a 10 m
+    #: average (h125 0.963 -> 0.975), no private site added. With any spread it reached h125
+    #: 0.984 but published 20 private sites there instead of 4 (+206 on the 18 fleets); a 10 m
     #: spread: +0.45 points, +4 private sites. The two guests' parts published without the
     #: guest gate lay 3.9 m from their host's mean position (5 and 10 vehicles); published
     #: chargers' parts with a sleeper within 6 m had 11-108 sessions, but one of 6 (now lost)
