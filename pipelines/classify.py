@@ -127,6 +127,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "visitor_weekday_daytime_share",  # weekday_daytime_share of the visitors' sessions only
     "poor_fix_share",  # sessions reporting GPS accuracy worse than POOR_FIX_M / sessions
     "poor_known_fix_share",  # ...of the sessions reporting an accuracy at all (0 if none do)
+    "coarse_known_fix_share",  # ...reporting worse than COARSE_FIX_M, of those reporting one
     "local_sessions_per_day",  # all sessions plugged in within ~1 km (H3 res-8 ring) per day
 )
 
@@ -175,6 +176,8 @@ REASONS: dict[str, str] = {
 
 #: a fix reporting worse accuracy than this is "poor" (good telematics fixes: 3-10 m)
 POOR_FIX_M = 15.0
+#: ...and "coarse" worse than this (a public charger's own fixes: mostly within it)
+COARSE_FIX_M = 10.0
 #: the neighbourhood of local_sessions_per_day: the site's H3 res-8 cell and its ring
 #: (about 1 km across; res-8 edge ~0.46 km)
 LOCAL_RES = 8
@@ -511,7 +514,10 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     fringe = (
         (site_class == "public")
         & (f["sessions"].to_numpy() < params.fringe_max_sessions)
-        & (f["poor_known_fix_share"].to_numpy() >= params.fringe_poor_fix_share)
+        & (
+            (f["poor_known_fix_share"].to_numpy() >= params.fringe_poor_fix_share)
+            | (f["coarse_known_fix_share"].to_numpy() >= params.fringe_coarse_fix_share)
+        )
         & _beside_busier_public(f, site_class, params.fringe_m, params.fringe_ratio)
     )
     site_class = np.where(fringe, "unconfirmed", site_class)
@@ -666,6 +672,7 @@ def _session_table(s: pd.DataFrame) -> dict[str, np.ndarray]:
         "dc": np.nan_to_num(power, nan=0.0) >= DC_POWER_KW,
         "energy": s["energy_kwh"].to_numpy(np.float64),
         "poor_fix": np.nan_to_num(accuracy, nan=0.0) > POOR_FIX_M,  # unknown: not poor
+        "coarse_fix": np.nan_to_num(accuracy, nan=0.0) > COARSE_FIX_M,
         "known_fix": ~np.isnan(accuracy),
     }
 
@@ -752,6 +759,7 @@ def _aggregate(
 
     q = _group_quantiles(cl, t["dwell_h"], k, (0.1, 0.5, 0.9))
     energy_med = _group_quantiles(cl, t["energy"], k, (0.5,))[0]
+    known = np.maximum(np.bincount(cl, weights=t["known_fix"], minlength=k), 1.0)
     has = n > 0
     return pd.DataFrame(
         {
@@ -774,8 +782,8 @@ def _aggregate(
             "long_dwell_share": share(t["long_dwell"]),
             "dc_share": share(t["dc"]),
             "poor_fix_share": share(t["poor_fix"]),
-            "poor_known_fix_share": np.bincount(cl, weights=t["poor_fix"], minlength=k)
-            / np.maximum(np.bincount(cl, weights=t["known_fix"], minlength=k), 1.0),
+            "poor_known_fix_share": np.bincount(cl, weights=t["poor_fix"], minlength=k) / known,
+            "coarse_known_fix_share": np.bincount(cl, weights=t["coarse_fix"], minlength=k) / known,
             "energy_median_kwh": energy_med,
             "active_days": active.astype(np.int64),
             "span_days": np.where(has, last_day - first_day + 1, 0).astype(np.int64),

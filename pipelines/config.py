@@ -463,6 +463,12 @@ class ClassifyParams:
     #: and 8 homes next to a busy charger 0.4-1.0 (its poor fixes spill over into them)
     fringe_max_sessions: int = 20
     fringe_poor_fix_share: float = 0.4
+    #: ...or at least fringe_coarse_fix_share of them coarser than 10 m (classify.COARSE_FIX_M).
+    #: Thirteenth session, the same 76 candidates: the two station fringes that were published
+    #: (n32, h107: 3-4 sessions 27-38 m off, 0.25-0.33 poor but 0.75-1.0 coarse fixes) had
+    #: split their station; other public stations had <= 0.5 coarse, and the one at 0.5 was
+    #: already held back by its poor fixes
+    fringe_coarse_fix_share: float = 0.5
     fringe_m: float = 50.0
     fringe_ratio: float = 10.0
 

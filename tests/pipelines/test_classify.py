@@ -1525,6 +1525,32 @@ def test_fringe_counts_poor_fixes_among_the_fixes_that_report_an_accuracy():
     assert (r["site_class"], r["reasons"]) == ("unconfirmed", "fringe_of_busier_site")
 
 
+def test_fringe_of_coarse_fixes_beside_a_busier_site():
+    """The busy charger of the tests above and, 38 m away, four one-time drivers whose
+    devices report 12, 12, 14 and 24 m (3,000-vehicle seeds 32 and 107
+    published such fringes, 3-4 sessions 27-38 m off, splitting their station).
+
+    Only 1/4 of the fixes are poor (> 15 m), under ``fringe_poor_fix_share`` (0.4), but all
+    are coarser than 10 m, over ``fringe_coarse_fix_share`` (0.5).
+
+    Expected: site 1 ``unconfirmed`` (``fringe_of_busier_site``); with two of the four at
+    5 m (coarse 2/4, poor 1/4) it is held back too; with three at 5 m (coarse 1/4) ``public``.
+    """
+    busy = _sessions([f"pub-{i}" for i in range(120)], np.arange(120) % 28, 11.0, 1.5)
+    near = _sessions([f"frag-{i}" for i in range(4)], [3, 8, 13, 18], 14.0, 1.5)
+    expected = {
+        (12.0, 12.0, 14.0, 24.0): ("unconfirmed", 1.0),
+        (5.0, 5.0, 14.0, 24.0): ("unconfirmed", 0.5),
+        (5.0, 5.0, 5.0, 24.0): ("public", 0.25),
+    }
+    for acc, (site_class, coarse) in expected.items():
+        site = (near.assign(gps_accuracy_m=np.float32(acc)), 38.0)
+        r = _classify((busy, 0.0), site, homes=("pub-", "frag-")).loc[1]
+        assert (r["poor_known_fix_share"], r["coarse_known_fix_share"]) == (0.25, coarse)
+        assert r["site_class"] == site_class, (acc, r["reasons"])
+        assert r["reasons"] == ("fringe_of_busier_site" if site_class != "public" else "")
+
+
 # ---------------------------------------------------------------------------------------------
 # a residence chained with a public charger: split by who sleeps there (pipelines.mixtures)
 # ---------------------------------------------------------------------------------------------
