@@ -28,7 +28,8 @@ Sessions are never dropped: each keeps a site, and the sleepers' part keeps the 
 Thirteenth session, on 18 dense simulated fleets (60,000 vehicles): recall +0.35 points on
 average (h125 0.963 -> 0.975, h105 0.973 -> 0.979), no private site or split station added.
 Held out: h127 0.969 -> 0.977, and h128 one private site more (a 9-driver part split off a
-garage's residents). docs/quality.md has the figures.
+garage's residents), which the resident-group gate above then removed. docs/quality.md has the
+figures.
 """
 
 from __future__ import annotations
