@@ -305,9 +305,12 @@ class ClassifyParams:
     split_min_one_time_share: float = 0.9
     split_guest_gap_m: float = 6.0
     split_guest_min_vehicles: int = 11
-    #: ...and never a site excluded for resident_vehicles unless split_resident_groups: the
-    #: parts split off such garages on 21 dense fleets were 4 public chargers (all still
-    #: unconfirmed, 5-6 sessions) and 9 homes and garages, one of them published (h128)
+    #: ...and, in busy areas (local_sessions_per_day >= busy_area_sessions_per_day), never a
+    #: site excluded for resident_vehicles unless split_resident_groups: the parts split off
+    #: such garages on 21 dense fleets were 4 public chargers (all still unconfirmed, 5-6
+    #: sessions) and 9 homes and garages, one of them published (h128). Costs one published
+    #: 7-driver charger on a 3,000-vehicle fleet (h139); without the busy-area condition a
+    #: second (h73, in a quieter area)
     split_resident_groups: bool = False
     #: ...or, after open_min_span_days of history, an open group: at least this share of its
     #: vehicles came only once (simulated public sites: >= 0.28; garages after two weeks: ~0)

@@ -17,9 +17,9 @@ sessions to a site of their own when all of these hold:
   two weeks, >= 0.91 for all but one station); a neighbour's friends come back;
 * when a sleeper's own mean position lies within ``split_guest_gap_m`` of theirs, they may be
   that household's guests, so ``>= split_guest_min_vehicles`` are needed.
-* the site is not excluded for ``resident_vehicles`` (a garage's residents do most of its
-  sessions): there everyone else is the residents' guests or a visitors' bay, unless
-  ``split_resident_groups``.
+* amid a dense fleet (``local_sessions_per_day >= busy_area_sessions_per_day``) the site is
+  not excluded for ``resident_vehicles`` (a garage's residents do most of its sessions): there
+  everyone else is the residents' guests or a visitors' bay, unless ``split_resident_groups``.
 
 Both parts are then classified afresh (``pipelines.steps.discover``): the new part is
 published only if it passes every rule on its own, and the residence stays excluded.
@@ -134,8 +134,11 @@ def _to_split(
     gap = _nearest_sleeper_m(cl[res], codes[res], xyz[res], oth_lat, oth_lon, k)
     excluded = np.zeros(k, dtype=bool)
     eligible = classified["site_class"].isin(SPLIT_FROM)
-    if not p.split_resident_groups:  # a garage's residents: its others are their guests
-        eligible &= ~classified["reasons"].str.contains("resident_vehicles", regex=False)
+    if not p.split_resident_groups:  # amid a dense fleet a garage's others are its guests
+        eligible &= ~(
+            classified["reasons"].str.contains("resident_vehicles", regex=False)
+            & (classified["local_sessions_per_day"] >= p.busy_area_sessions_per_day)
+        )
     excluded[classified["cluster"].to_numpy(np.int64)] = eligible.to_numpy()
     split = (
         excluded

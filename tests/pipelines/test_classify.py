@@ -1633,27 +1633,31 @@ def test_mixture_is_not_split_when_the_others_look_like_guests(visits, guests_of
 
 
 def test_garage_is_not_split_from_the_drivers_who_plug_in_beside_it():
-    """An apartment garage of 8 residents (:func:`garage_sessions`) and, 20 m off, 6 drivers
-    who sleep elsewhere and plugged in there once each by day, all one site: its residents'
-    guests or a visitors' bay (dense held-out seed 128 published such a part, 9 drivers at a
-    garage and a workplace).
+    """An apartment garage of 8 residents (:func:`garage_sessions`) amid a dense fleet (a busy
+    charger 300 m off) and, 20 m from its bays, 6 drivers who sleep elsewhere and plugged in
+    there once each by day, all one site: its residents' guests or a visitors' bay (dense
+    held-out seed 128 published such a part, 9 drivers at a garage and a workplace).
 
     Expected: the site ``residential`` with resident_vehicles, and not split, so nothing
-    published; with ``split_resident_groups = True`` the 6 drivers become a site of their own.
+    published; with ``split_resident_groups = True``, or in a quiet area (3,000-vehicle
+    fleets h73 and h139 each have a 7-driver public charger split off such a site), the 6
+    drivers become a site of their own.
     """
     garage = garage_sessions(np.random.default_rng(3), 8)
-    drivers = _east(
-        _sessions([f"pub-{i}" for i in range(6)], [1, 4, 7, 10, 13, 16], 11.0, 1.5), 20.0
-    )
-    merged = pd.concat([garage, drivers], ignore_index=True)
-    before, sites, labels, _ = _split((merged, 0.0), homes=("pub-",))
+    drivers = _sessions([f"pub-{i}" for i in range(6)], [1, 4, 7, 10, 13, 16], 11.0, 1.5)
+    merged = pd.concat([garage, _east(drivers, 20.0)], ignore_index=True)
+    busy = (busy_neighbourhood_sessions(np.random.default_rng(4)), 300.0)
+    before, sites, _, _ = _split((merged, 0.0), busy, homes=("pub-",))
     assert before.loc[0, "site_class"] == "residential"
     assert "resident_vehicles" in before.loc[0, "reasons"].split(";")
-    assert sites["cluster"].tolist() == [0, 1]
-    sessions, labels, sites = _sites((merged, 0.0), homes=("pub-",))
+    assert before.loc[0, "local_sessions_per_day"] >= PARAMS.busy_area_sessions_per_day
+    assert sites["cluster"].tolist() == [0, 1, 2]
+    sessions, labels, sites = _sites((merged, 0.0), busy, homes=("pub-",))
     on = replace(PARAMS, split_resident_groups=True)
     out, _ = split_mixtures(sessions, labels, before, ClusterParams(), on)
-    assert out["cluster"].tolist() == [0, 1, 2] and out.loc[2, "vehicles"] == 6
+    assert out["cluster"].tolist() == [0, 1, 2, 3] and out.loc[3, "vehicles"] == 6
+    _, quiet, _, _ = _split((merged, 0.0), homes=("pub-",))
+    assert quiet["cluster"].tolist() == [0, 1, 2] and quiet.loc[2, "vehicles"] == 6
 
 
 def test_split_can_be_turned_off():
