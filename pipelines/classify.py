@@ -462,7 +462,10 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (
             busy_area.to_numpy()
             | (f["sessions"].to_numpy() < params.neighbour_quiet_min_sessions)
-            | (f["neighbour_sleeper_sites"].to_numpy() >= params.neighbour_quiet_min_sites)
+            | (
+                (f["neighbour_sleeper_sites"].to_numpy() >= params.neighbour_quiet_min_sites)
+                & (f["vehicles"].to_numpy() <= params.neighbour_quiet_max_vehicles)
+            )
         )
     )
     site_class = np.where(satellite, anchor_class, np.where(fragment, "residential", base))

@@ -270,6 +270,11 @@ class ClassifyParams:
     #: unchanged. Without the session floor a fresh held-out fleet (h106) got a split station
     neighbour_quiet_min_sessions: int = 5
     neighbour_quiet_min_sites: int = 2
+    #: ...and at most neighbour_quiet_max_vehicles vehicles: such sites of >= 4 vehicles
+    #: outside busy areas were 6 public chargers and no private site over 77 simulated fleets
+    #: (dense garage fragments all sit in busy areas). Thirteenth session: recall +1 station on
+    #: h84, h102, h123, h135, h138 and, held out, h147; no private site added
+    neighbour_quiet_max_vehicles: int = 3
     #: public evidence: at least this share of sessions by vehicles that sleep at another site
     #: (simulated public sites: >= 0.33 at the 5th percentile after a week; garages: ~0).
     #: A site without it (all users new, or all sleeping here) is held back until it has.

@@ -317,11 +317,14 @@ def test_public_charger_next_to_a_garage_its_residents_use_by_day():
     assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
 
 
-def fragment_between_two_garage_parts(residents_hour: float, residents_dwell_h: float):
+def fragment_between_two_garage_parts(
+    residents_hour: float, residents_dwell_h: float, busy: bool = False
+):
     """Poor GPS splits a big garage into two sites 80 m apart (A at 0 m, B at 80 m; eight
     residents sleep at each) and a third fragment C at 40 m between them: two residents of A
     and two of B plugged in there once each (at ``residents_hour`` for ``residents_dwell_h``),
-    and six drivers who sleep 5 km away topped up there once by day.
+    and six drivers who sleep 5 km away topped up there once by day. With ``busy``, amid a
+    dense fleet (a busy charger 300 m off, after C).
 
     Returns the classified sites A, B, C (and the drivers' homes)."""
     rng = np.random.default_rng(5)
@@ -332,18 +335,28 @@ def fragment_between_two_garage_parts(residents_hour: float, residents_dwell_h: 
                           residents_hour, residents_dwell_h)  # fmt: skip
     others = _sessions([f"pub-{i}" for i in range(6)], [1, 3, 5, 8, 11, 14], 11.0, 1.5)
     c = pd.concat([residents, others])
-    return _classify((a, 0.0), (b, 80.0), (c, 40.0), homes=("pub-",))
+    crowd = [(busy_neighbourhood_sessions(rng), 300.0)] if busy else []
+    return _classify((a, 0.0), (b, 80.0), (c, 40.0), *crowd, homes=("pub-",))
 
 
 def test_garage_fragment_whose_residents_sleep_at_two_sites_nearby():
-    """Fragment C (see ``fragment_between_two_garage_parts``) with the four residents' usual
-    evening plug-ins staying the night. No one site's residents do satellite_share of C's
-    sessions (2 / 10 each), but vehicles sleeping within neighbour_m do 4 / 10, all overnight.
+    """Fragment C (see ``fragment_between_two_garage_parts``) amid a dense fleet, with the four
+    residents' usual evening plug-ins staying the night. No one site's residents do
+    satellite_share of C's sessions (2 / 10 each), but vehicles sleeping within neighbour_m do
+    4 / 10, all overnight.
 
     Expected: A and B ``residential``; C ``residential`` with reason neighbour_sleepers (not a
-    public site of 10 vehicles).
+    public site of 10 vehicles). In a quiet area the same C is ``public``: there the rule
+    needs at most ``neighbour_quiet_max_vehicles`` (3) vehicles (thirteenth session: such
+    sites of >= 4 vehicles outside busy areas were 6 public chargers and no private site over
+    77 simulated fleets; all the dense fleets' fragments sit in busy areas).
     """
-    out = fragment_between_two_garage_parts(20.0, 10.0)
+    quiet = fragment_between_two_garage_parts(20.0, 10.0).loc[2]
+    assert quiet["local_sessions_per_day"] < PARAMS.busy_area_sessions_per_day
+    assert quiet["neighbour_sleeper_sites"] == 2 and quiet["vehicles"] == 10
+    assert quiet["site_class"] == "public", quiet["reasons"]
+    out = fragment_between_two_garage_parts(20.0, 10.0, busy=True)
+    assert out.loc[2, "local_sessions_per_day"] >= PARAMS.busy_area_sessions_per_day
     assert out.loc[[0, 1], "site_class"].tolist() == ["residential", "residential"]
     c = out.loc[2]
     assert c["satellite_share"] == pytest.approx(0.2)
@@ -374,7 +387,7 @@ def test_quiet_charger_a_neighbour_leaves_the_car_at_overnight_is_public():
     Expected: site 1 ``residential``; site 0 ``public`` — outside busy areas the sleepers must
     sleep at >= ``neighbour_quiet_min_sites`` (2) different sites nearby for a fragment
     (compare ``test_garage_fragment_whose_residents_sleep_at_two_sites_nearby``). With the
-    guard at 1 site, site 0 is ``residential`` (neighbour_sleepers).
+    guard at 1 site and no cap on its vehicles, site 0 is ``residential`` (neighbour_sleepers).
     """
     rng = np.random.default_rng(43)
     home = home_sessions(rng)
@@ -389,7 +402,8 @@ def test_quiet_charger_a_neighbour_leaves_the_car_at_overnight_is_public():
     assert charger["neighbour_sleeper_sites"] == 1
     assert charger["satellite_share"] == pytest.approx(3 / 9)
     assert charger["site_class"] == "public", charger["reasons"]
-    off = _classify(*groups, homes=("d",), params=replace(PARAMS, neighbour_quiet_min_sites=1))
+    guard = replace(PARAMS, neighbour_quiet_min_sites=1, neighbour_quiet_max_vehicles=100)
+    off = _classify(*groups, homes=("d",), params=guard)
     fragment = (off.loc[0, "site_class"], off.loc[0, "reasons"])
     assert fragment == ("residential", "neighbour_sleepers")
 
