@@ -38,7 +38,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from geo.distance import haversine_m, unit_vectors, unit_vectors_to_latlng
+from geo.cluster import cluster_centroids
+from geo.distance import haversine_m, unit_vectors
 from pipelines.classify import session_roles
 from pipelines.config import ClassifyParams, ClusterParams
 from pipelines.schema import SITE_CORE_COLUMNS
@@ -155,10 +156,9 @@ def _centres(
     cl: npt.NDArray[np.int64], xyz: npt.NDArray[np.float64], k: int
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Mean position of each label's sessions (NaN where it has none)."""
-    sums = np.stack([np.bincount(cl, weights=xyz[:, i], minlength=k) for i in range(3)], axis=1)
-    norm = np.linalg.norm(sums, axis=1)
-    lat, lon = unit_vectors_to_latlng(sums / np.where(norm > 0, norm, 1.0)[:, None])
-    return np.where(norm > 0, lat, np.nan), np.where(norm > 0, lon, np.nan)
+    lat, lon = cluster_centroids(xyz, cl, k)
+    none = np.bincount(cl, minlength=k) == 0
+    return np.where(none, np.nan, lat), np.where(none, np.nan, lon)
 
 
 def _nearest_sleeper_m(
@@ -175,8 +175,7 @@ def _nearest_sleeper_m(
         return out
     nv = int(codes.max()) + 1
     pair, inv = np.unique(cl * nv + codes, return_inverse=True)
-    sums = np.stack([np.bincount(inv.ravel(), weights=xyz[:, i]) for i in range(3)], axis=1)
-    plat, plon = unit_vectors_to_latlng(sums / np.linalg.norm(sums, axis=1, keepdims=True))
+    plat, plon = cluster_centroids(xyz, inv.ravel(), pair.size)  # each sleeper's mean position
     site = pair // nv
     np.minimum.at(
         out, site, np.nan_to_num(haversine_m(plat, plon, lat[site], lon[site]), nan=np.inf)
