@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -10,6 +12,8 @@ import pytest
 
 # Before anything imports prefect: an isolated home, offline, quiet.
 _PREFECT_HOME = tempfile.mkdtemp(prefix="chargepoints-prefect-")
+# removed when the interpreter exits (after the harness and its server have stopped)
+atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
 os.environ["PREFECT_HOME"] = _PREFECT_HOME
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
