@@ -1,8 +1,10 @@
-"""Which points have a heavier neighbour nearby.
+"""Questions about a point's neighbours, on arrays.
 
 A small site next to a much busier one is often not a place of its own: a home next door that
-catches the busy charger's GPS spill-over, or a second charger of the same car park. This module
-answers the geometric half of that question on arrays, without knowing what a site is.
+catches the busy charger's GPS spill-over, or a second charger of the same car park
+(:func:`heavier_neighbour`). And what is normal for a site depends on the sites around it
+(:func:`nearest_quantile`: a value's quantile over the nearest reference points). This module
+answers the geometric half of those questions, without knowing what a site is.
 
 >>> heavier_neighbour([0.0, 0.0, 0.0], [0.0, 0.0005, 0.01], [10, 30, 100], 90.0, 2.0).tolist()
 [True, False, False]
@@ -16,7 +18,7 @@ from scipy.spatial import cKDTree
 
 from geo.distance import chord_from_m, unit_vectors
 
-__all__ = ["heavier_neighbour"]
+__all__ = ["heavier_neighbour", "nearest_quantile"]
 
 
 def heavier_neighbour(
@@ -62,4 +64,53 @@ def heavier_neighbour(
     i, j = pairs[:, 0], pairs[:, 1]
     out[i[w[j] >= factor * w[i]]] = True
     out[j[w[i] >= factor * w[j]]] = True
+    return out
+
+
+def nearest_quantile(
+    lat: npt.ArrayLike,
+    lon: npt.ArrayLike,
+    ref_lat: npt.ArrayLike,
+    ref_lon: npt.ArrayLike,
+    ref_value: npt.ArrayLike,
+    k: int,
+    q: float,
+) -> npt.NDArray[np.float64]:
+    """The ``q`` quantile of ``ref_value`` over each point's ``k`` nearest reference points.
+
+    Parameters
+    ----------
+    lat, lon : array_like
+        Query positions, degrees.
+    ref_lat, ref_lon, ref_value : array_like
+        Reference positions (degrees) and their values. A query point that is also a reference
+        point counts among its own neighbours.
+    k : int
+        Neighbours per query point (>= 1). With fewer than ``k`` reference points every
+        result is NaN: too few to say what is normal.
+    q : float
+        Quantile in [0, 1] (linear interpolation, as ``numpy.quantile``).
+
+    Returns
+    -------
+    float array, one per query point.
+
+    Examples
+    --------
+    >>> nearest_quantile([0.0], [0.0], [0.0, 0.0, 0.0, 1.0], [0.001, 0.002, 0.003, 1.0],
+    ...                  [0.2, 0.4, 0.6, 9.0], 3, 0.5).tolist()
+    [0.4]
+    >>> nearest_quantile([0.0], [0.0], [0.0], [0.001], [0.5], 2, 0.5).tolist()
+    [nan]
+    >>> nearest_quantile([], [], [0.0], [0.0], [1.0], 1, 0.5).tolist()
+    []
+    """
+    qpts = unit_vectors(lat, lon)
+    values = np.asarray(ref_value, dtype=np.float64)
+    out = np.full(len(qpts), np.nan)
+    if len(qpts) == 0 or len(values) < k:
+        return out
+    _, idx = cKDTree(unit_vectors(ref_lat, ref_lon)).query(qpts, k=k)
+    idx = np.asarray(idx).reshape(len(qpts), k)
+    out[:] = np.quantile(values[idx], q, axis=1)
     return out

@@ -1,4 +1,4 @@
-"""geo.neighbours.heavier_neighbour: another point within reach, at least factor times heavier."""
+"""geo.neighbours: a heavier neighbour within reach; a quantile over the k nearest references."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo.distance import haversine_m
-from geo.neighbours import heavier_neighbour
+from geo.neighbours import heavier_neighbour, nearest_quantile
 
 M_PER_DEG = 111_195.08  # metres per degree of latitude on the mean sphere
 
@@ -59,3 +59,23 @@ def test_matches_brute_force(points):
     want = _brute(lat, lon, w, 90.0 - 1e-6, 2.0)
     edge = _brute(lat, lon, w, 90.0 + 1e-6, 2.0)
     assert np.all(got | ~want) and np.all(~got | edge)  # exact up to the 90 m boundary
+
+
+def test_nearest_quantile_equals_brute_force_over_the_k_nearest():
+    """300 query points and 500 references scattered over ~20 km: each result equals the
+    quantile of the values of its k nearest references by great-circle distance."""
+    rng = np.random.default_rng(5)
+    qlat, qlon = 42.3 + rng.random(300) * 0.2, -71.2 + rng.random(300) * 0.25
+    rlat, rlon = 42.3 + rng.random(500) * 0.2, -71.2 + rng.random(500) * 0.25
+    value = rng.random(500)
+    got = nearest_quantile(qlat, qlon, rlat, rlon, value, 40, 0.25)
+    d = haversine_m(qlat[:, None], qlon[:, None], rlat[None, :], rlon[None, :])
+    nearest = np.argsort(d, axis=1)[:, :40]
+    np.testing.assert_allclose(got, np.quantile(value[nearest], 0.25, axis=1))
+
+
+def test_nearest_quantile_is_nan_with_fewer_references_than_k():
+    """Two references, k = 3: too few to say what is normal around any point."""
+    got = nearest_quantile([42.0, 43.0], [-71.0, -71.0], [42.0, 42.1], [-71.0, -71.0],
+                           [0.5, 0.9], 3, 0.25)  # fmt: skip
+    assert np.isnan(got).all() and got.shape == (2,)
