@@ -56,7 +56,9 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
 8. *The neighbourhood*: where residential sites far outnumber public ones in the H3 ring, a
    public-looking site with few sessions (``thin_among_homes``), or in a well-observed
    residential district one whose users keep coming back (``repeat_among_homes``), or deep in
-   one whose users are not nearly all new (``visited_among_homes``), is unconfirmed; where
+   one whose users are not nearly all new (``visited_among_homes``), or, wherever the public
+   chargers of its size nearby draw almost only new drivers, a small one whose users come back
+   (``returning_where_public_is_new``), is unconfirmed; where
    charging is common nearby, one next to a busier public site where a vehicle sleeping there
    does a good share is the home next door (``home_beside_charger``, residential), and a
    handful of sessions, many of the fixes that report an accuracy poor, beside a public site
@@ -76,7 +78,7 @@ import pandas as pd
 
 from geo.distance import haversine_m, unit_vectors, unit_vectors_to_latlng
 from geo.h3cells import cell_to_parent, cells_to_str, count_in_disks, latlng_to_cells
-from geo.neighbours import heavier_neighbour
+from geo.neighbours import heavier_neighbour, nearest_quantile
 from pipelines.config import ClassifyParams
 from pipelines.schema import DC_POWER_KW, SITE_CORE_COLUMNS
 
@@ -166,6 +168,8 @@ REASONS: dict[str, str] = {
     "visited_among_homes": "a quiet site deep in a residential district, not nearly all of "
     "whose users are new: a home that friends visit; a public charger there draws almost only "
     "new drivers",
+    "returning_where_public_is_new": "a small site whose users come back, where the public "
+    "chargers of its size nearby draw almost only new drivers: a home that friends visit",
     "residents_in_busy_area": "vehicles that sleep here do most of the charging, much of it "
     "overnight, where many vehicles charge nearby: homes or a garage, not a public charger",
     "neighbour_sleepers": "vehicles that sleep at a site next door also spend nights here: a "
@@ -295,7 +299,9 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     -------
     pandas.DataFrame
         ``features`` plus ``residential_odds`` (residential sites per public site in the
-        site's H3 res-8 ring, after the per-site rules), ``site_class`` (one of
+        site's H3 res-8 ring, after the per-site rules), ``area_one_time_share`` (the 25th
+        percentile one-time vehicle share of the small public sites nearest it, NaN with too
+        few), ``site_class`` (one of
         ``pipelines.schema.SITE_CLASSES``) and ``reasons`` (``;``-joined sorted codes from
         :data:`REASONS`; ``""`` for public sites). Only ``site_class == "public"`` is ever
         published.
@@ -496,7 +502,19 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["sessions"].to_numpy() < params.visited_among_homes_max_sessions)
         & (f["one_time_vehicle_share"].to_numpy() < params.visited_among_homes_one_time_share)
     )
-    held_back = among_homes | repeat_among_homes | visited_among_homes
+    # ...and, wherever public chargers of its size draw almost only new drivers, so is a small
+    # one whose users come back: a home friends visit (a smaller fleet's favourites: not there)
+    area_one_time = _area_one_time_share(f, site_class, params)
+    returning = (
+        slow_public
+        & ~among_homes
+        & ~repeat_among_homes
+        & ~visited_among_homes
+        & (area_one_time >= params.returning_area_one_time_share)
+        & (f["sessions"].to_numpy() < params.returning_max_sessions)
+        & (f["one_time_vehicle_share"].to_numpy() < params.returning_max_one_time_share)
+    )
+    held_back = among_homes | repeat_among_homes | visited_among_homes | returning
     site_class = np.where(held_back, "unconfirmed", site_class)
     # a home next door to a busier charger: someone sleeps (and mostly charges) here and does a
     # good share, amid the charger's GPS spill-over and the household's friends
@@ -542,6 +560,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         "thin_among_homes": pd.Series(among_homes, index=f.index),
         "repeat_among_homes": pd.Series(repeat_among_homes, index=f.index),
         "visited_among_homes": pd.Series(visited_among_homes, index=f.index),
+        "returning_where_public_is_new": pd.Series(returning, index=f.index),
         "home_beside_charger": pd.Series(home_beside, index=f.index),
         "fringe_of_busier_site": pd.Series(fringe, index=f.index),
         "poor_fixes": unconfirmed & blurred,
@@ -554,6 +573,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     }
     out = f.copy()
     out["residential_odds"] = odds
+    out["area_one_time_share"] = area_one_time
     out["site_class"] = site_class
     out["reasons"] = _join_reasons(flags, len(f))
     return out
@@ -581,7 +601,20 @@ def excluded_for_review(classified: pd.DataFrame, res: int = 8) -> pd.DataFrame:
     out = pd.DataFrame({"cell": cells_to_str(cells).astype(object)}, index=ex.index)
     keep = [c for c in SITE_CORE_COLUMNS if c not in ("lat", "lon")]
     out = pd.concat(
-        [out, ex[["site_class", "reasons", *keep, *FEATURE_COLUMNS, "residential_odds"]]], axis=1
+        [
+            out,
+            ex[
+                [
+                    "site_class",
+                    "reasons",
+                    *keep,
+                    *FEATURE_COLUMNS,
+                    "residential_odds",
+                    "area_one_time_share",
+                ]
+            ],
+        ],
+        axis=1,
     ).sort_values(["cell", "cluster"], kind="stable")
     return out.reset_index(drop=True)
 
@@ -601,6 +634,26 @@ def _residential_odds(f: pd.DataFrame, site_class: np.ndarray) -> tuple[np.ndarr
     n_res = count_in_disks(cells[site_class == "residential"], cells, LOCAL_RING)
     n_pub = count_in_disks(cells[site_class == "public"], cells, LOCAL_RING)
     return n_res / np.maximum(n_pub, 1.0), n_res
+
+
+def _area_one_time_share(
+    f: pd.DataFrame, site_class: np.ndarray, params: ClassifyParams
+) -> np.ndarray:
+    """What is normal for a small public charger around each site: the 25th percentile of the
+    one-time vehicle share over the ``returning_neighbours`` nearest public sites with
+    ``returning_ref_min_sessions`` to ``returning_ref_max_sessions`` sessions (NaN with fewer
+    such sites). Near 1 where public chargers draw almost only new drivers (a dense fleet's
+    city: simulated 60k fleets ~0.9); ~0.3-0.6 where their few local users come back."""
+    ref = (
+        (site_class == "public")
+        & (f["sessions"].to_numpy() >= params.returning_ref_min_sessions)
+        & (f["sessions"].to_numpy() < params.returning_ref_max_sessions)
+    )
+    lat, lon = f["lat"].to_numpy(np.float64), f["lon"].to_numpy(np.float64)
+    return nearest_quantile(
+        lat, lon, lat[ref], lon[ref], f["one_time_vehicle_share"].to_numpy(np.float64)[ref],
+        params.returning_neighbours, 0.25,
+    )  # fmt: skip
 
 
 def _beside_busier_public(

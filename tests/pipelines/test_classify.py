@@ -1683,3 +1683,44 @@ def test_split_can_be_turned_off():
     out, out_labels = split_mixtures(sessions, labels, before, ClusterParams(), off)
     pd.testing.assert_frame_equal(out, sites)
     np.testing.assert_array_equal(out_labels, labels)
+
+
+def test_small_site_with_returning_users_where_public_chargers_draw_new_ones_is_held_back():
+    """Two areas 60 km apart, each with 40 small public chargers 200 m apart in a row (no homes
+    around, so the residential odds are 0), and one more site at the row's end:
+
+    Area A (a dense fleet's city): every charger has ten drivers plugging in once each around
+    midday for 2 h (one-time share 1.0). Its extra site: seven drivers, three of whom come back
+    a week later (10 sessions, one-time share 4/7 = 0.57): a home whose own car stays out of
+    the data, that the same friends visit again. Area B (a smaller fleet, whose few local
+    drivers return to their favourites): every charger has six drivers, four of whom come back
+    (one-time share 2/6), and an extra site like A's.
+
+    Expected: A's extra site ``unconfirmed`` with returning_where_public_is_new (its 40
+    nearest small public sites have a 25th-percentile one-time share of 1.0 >= 0.85; 10
+    sessions < 16; 0.57 < 0.8); B's extra site ``public`` (that percentile is 1/3); every
+    reference charger ``public``. A's site is public with the rule switched off.
+    """
+    once = _sessions([f"d{i}" for i in range(10)], np.arange(10), 12.5, 2.0)
+    back = _sessions([f"b{i}" for i in [*range(6), 0, 1, 2, 3]], [*range(6), 7, 8, 9, 10],
+                     12.5, 2.0)  # fmt: skip
+    friends = _sessions([f"f{i}" for i in [*range(7), 0, 1, 2]], [*range(7), 7, 8, 9],
+                        12.5, 2.0)  # fmt: skip
+
+    def named(g: pd.DataFrame, tag: str) -> pd.DataFrame:
+        return g.assign(vehicle=tag + g["vehicle"].astype(str))
+
+    groups = [(named(friends, "a-"), 8000.0), (named(friends, "b-"), 68000.0)]
+    groups += [(named(once, f"a{k}-"), 200.0 * k) for k in range(40)]
+    groups += [(named(back, f"b{k}-"), 60000.0 + 200.0 * k) for k in range(40)]
+    out = _classify(*groups, homes=("a", "b"))
+    refs = out.loc[2:81]
+    assert (refs["site_class"] == "public").all(), refs["reasons"].unique()
+    assert out.loc[0:1, "one_time_vehicle_share"].round(2).tolist() == [0.57, 0.57]
+    assert out.loc[0:1, "area_one_time_share"].round(2).tolist() == [1.0, 0.33]
+    assert out.loc[0:1, "residential_odds"].tolist() == [0.0, 0.0]
+    held = (out.loc[0, "site_class"], out.loc[0, "reasons"])
+    assert held == ("unconfirmed", "returning_where_public_is_new")
+    assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
+    off = replace(PARAMS, returning_area_one_time_share=2.0)
+    assert _classify(*groups, homes=("a", "b"), params=off).loc[0, "site_class"] == "public"
