@@ -37,7 +37,9 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    (``residents_in_busy_area``), is residential too.
 4. *A workplace*: long weekday-daytime sessions (``weekday_daytime`` + ``long_dwell``), judged
    on all sessions or on those of vehicles sleeping elsewhere (a home next door chained into
-   the site dilutes the first; a few of them are needed, one is no evidence).
+   the site dilutes the first; a few of them are needed, one is no evidence). Outside busy
+   areas, drivers who nearly all come once are commuters at a public charger unless every
+   session is a weekday shift (all weekday-daytime, even the shortest stays long).
 5. *Private*: a closed regular group with long stays that is none of the above.
 6. *Unconfirmed*: no evidence of public use yet — too few sessions (three suffice in a quiet
    area unless all were overnight), mostly poor GPS fixes
@@ -419,7 +421,17 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     loyal = loyal & ~(quiet_group & by_day)
     home = ~quick & (one_car | household | (loyal & ~shared) | busy | busy_loyal)
     garage = ~quick & ~home & (shared | mixed | busy_residents)
-    work = ~quick & ~home & ~garage & weekday & long_dwell
+    # ...outside busy areas, drivers who all come once are commuters at a public charger unless
+    # every session is a weekday shift
+    commuters = (
+        ~busy_area
+        & (f["one_time_vehicle_share"] >= params.workplace_open_one_time_share)
+        & (
+            (f["weekday_daytime_share"] < params.workplace_all_weekday_share)
+            | (f["dwell_p10_h"] < params.workplace_min_dwell_p10_h)
+        )
+    )
+    work = ~quick & ~home & ~garage & weekday & long_dwell & ~commuters
     private = ~quick & ~home & ~garage & ~work & closed & long_dwell
     quiet = quiet_area & (f["overnight_share"] <= params.quiet_max_overnight_share)
     thin = f["sessions"] < np.where(quiet, params.quiet_min_sessions, params.min_sessions)

@@ -1724,3 +1724,33 @@ def test_small_site_with_returning_users_where_public_chargers_draw_new_ones_is_
     assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
     off = replace(PARAMS, returning_area_one_time_share=2.0)
     assert _classify(*groups, homes=("a", "b"), params=off).loc[0, "site_class"] == "public"
+
+
+def test_commuters_at_a_quiet_public_charger_are_not_a_workplace():
+    """Three quiet sites 16 km apart (a smaller fleet's town), each used by five drivers once
+    each, plugging in at 08:30:
+
+    Site 0: a workplace's shifts, five weekdays, every stay 8 h. Site 1: a public charger by an
+    office, four weekday stays of 7 h and a Saturday one (weekday-daytime share 0.8). Site 2:
+    five weekday mornings, two of them top-ups of 1.5 and 2 h (10th-percentile dwell 1.7 h).
+
+    Expected: site 0 ``workplace`` (weekday_daytime, long_dwell: every sign of a shift); sites 1
+    and 2 ``public``: one-time share 1.0 >= ``workplace_open_one_time_share`` outside a busy
+    area, and a weekday share < 0.95 / a 10th-percentile dwell < 3 h. With the exemption off
+    all three are ``workplace``.
+    """
+    days = [0, 1, 2, 3, 4]
+    shift = _sessions([f"w{i}" for i in range(5)], days, 8.5, 8.0)
+    weekend = _sessions([f"s{i}" for i in range(5)], [0, 1, 2, 3, 5], 8.5, 7.0)
+    short = _sessions([f"t{i}" for i in range(5)], days, 8.5, [7.0, 7.0, 7.0, 1.5, 2.0])
+    groups = [(shift, 0.0), (weekend, 16000.0), (short, 32000.0)]
+    out = _classify(*groups, homes=("w", "s", "t"))
+    assert (out.loc[0:2, "local_sessions_per_day"] < PARAMS.busy_area_sessions_per_day).all()
+    assert out.loc[0:2, "one_time_vehicle_share"].tolist() == [1.0, 1.0, 1.0]
+    assert out.loc[0:2, "weekday_daytime_share"].tolist() == [1.0, 0.8, 1.0]
+    assert out.loc[0:2, "dwell_p10_h"].round(2).tolist() == [8.0, 7.0, 1.7]
+    assert out.loc[0, "site_class"] == "workplace", out.loc[0, "reasons"]
+    assert out.loc[1:2, "site_class"].tolist() == ["public", "public"], out["reasons"].tolist()
+    off = replace(PARAMS, workplace_open_one_time_share=2.0)
+    got = _classify(*groups, homes=("w", "s", "t"), params=off).loc[0:2, "site_class"].tolist()
+    assert got == ["workplace", "workplace", "workplace"]
