@@ -302,8 +302,9 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     pandas.DataFrame
         ``features`` plus ``residential_odds`` (residential sites per public site in the
         site's H3 res-8 ring, after the per-site rules), ``area_one_time_share`` (the 25th
-        percentile one-time vehicle share of the small public sites nearest it, NaN with too
-        few), ``site_class`` (one of
+        percentile one-time vehicle share of the small public sites nearest it, where
+        ``returning_where_public_is_new`` was weighed; NaN elsewhere and with too few),
+        ``site_class`` (one of
         ``pipelines.schema.SITE_CLASSES``) and ``reasons`` (``;``-joined sorted codes from
         :data:`REASONS`; ``""`` for public sites). Only ``site_class == "public"`` is ever
         published.
@@ -516,16 +517,16 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     )
     # ...and, wherever public chargers of its size draw almost only new drivers, so is a small
     # one whose users come back: a home friends visit (a smaller fleet's favourites: not there)
-    area_one_time = _area_one_time_share(f, site_class, params)
-    returning = (
+    weighed = (
         slow_public
         & ~among_homes
         & ~repeat_among_homes
         & ~visited_among_homes
-        & (area_one_time >= params.returning_area_one_time_share)
         & (f["sessions"].to_numpy() < params.returning_max_sessions)
         & (f["one_time_vehicle_share"].to_numpy() < params.returning_max_one_time_share)
     )
+    area_one_time = _area_one_time_share(f, site_class, weighed, params)
+    returning = weighed & (area_one_time >= params.returning_area_one_time_share)
     held_back = among_homes | repeat_among_homes | visited_among_homes | returning
     site_class = np.where(held_back, "unconfirmed", site_class)
     # a home next door to a busier charger: someone sleeps (and mostly charges) here and does a
@@ -649,23 +650,27 @@ def _residential_odds(f: pd.DataFrame, site_class: np.ndarray) -> tuple[np.ndarr
 
 
 def _area_one_time_share(
-    f: pd.DataFrame, site_class: np.ndarray, params: ClassifyParams
+    f: pd.DataFrame, site_class: np.ndarray, at: np.ndarray, params: ClassifyParams
 ) -> np.ndarray:
-    """What is normal for a small public charger around each site: the 25th percentile of the
-    one-time vehicle share over the ``returning_neighbours`` nearest public sites with
-    ``returning_ref_min_sessions`` to ``returning_ref_max_sessions`` sessions (NaN with fewer
-    such sites). Near 1 where public chargers draw almost only new drivers (a dense fleet's
-    city: simulated 60k fleets ~0.9); ~0.3-0.6 where their few local users come back."""
+    """What is normal for a small public charger around each site where ``at``: the 25th
+    percentile of the one-time vehicle share over the ``returning_neighbours`` nearest public
+    sites with ``returning_ref_min_sessions`` to ``returning_ref_max_sessions`` sessions (NaN
+    with fewer such sites, and where not ``at``: the k-nearest query for every site cost 0.4 s
+    a classification at 100k vehicles). Near 1 where public chargers draw almost only new
+    drivers (a dense fleet's city: simulated 60k fleets ~0.9); ~0.3-0.6 where their few local
+    users come back."""
     ref = (
         (site_class == "public")
         & (f["sessions"].to_numpy() >= params.returning_ref_min_sessions)
         & (f["sessions"].to_numpy() < params.returning_ref_max_sessions)
     )
     lat, lon = f["lat"].to_numpy(np.float64), f["lon"].to_numpy(np.float64)
-    return nearest_quantile(
-        lat, lon, lat[ref], lon[ref], f["one_time_vehicle_share"].to_numpy(np.float64)[ref],
-        params.returning_neighbours, 0.25,
+    out = np.full(len(f), np.nan)
+    out[at] = nearest_quantile(
+        lat[at], lon[at], lat[ref], lon[ref],
+        f["one_time_vehicle_share"].to_numpy(np.float64)[ref], params.returning_neighbours, 0.25,
     )  # fmt: skip
+    return out
 
 
 def _beside_busier_public(
