@@ -85,6 +85,7 @@ from pipelines.config import ClassifyParams
 from pipelines.schema import DC_POWER_KW, SITE_CORE_COLUMNS
 
 __all__ = [
+    "CONTEXT_COLUMNS",
     "FEATURE_COLUMNS",
     "REASONS",
     "classify_sites",
@@ -134,6 +135,9 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "coarse_known_fix_share",  # ...reporting worse than COARSE_FIX_M, of those reporting one
     "local_sessions_per_day",  # all sessions plugged in within ~1 km (H3 res-8 ring) per day
 )
+
+#: what classify_sites adds from the sites around each one (after the per-site rules)
+CONTEXT_COLUMNS: tuple[str, ...] = ("residential_odds", "area_one_time_share")
 
 #: reason codes (stable strings: they appear in run reports and the review table)
 REASONS: dict[str, str] = {
@@ -422,8 +426,8 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     loyal = loyal & ~(quiet_group & by_day)
     home = ~quick & (one_car | household | (loyal & ~shared) | busy | busy_loyal)
     garage = ~quick & ~home & (shared | mixed | busy_residents)
-    # ...outside busy areas, drivers who all come once are commuters at a public charger unless
-    # every session is a weekday shift
+    # ...outside busy areas, drivers who mostly come once are commuters at a public charger
+    # unless every session is a weekday shift
     commuters = (
         ~busy_area
         & (f["one_time_vehicle_share"] >= params.workplace_open_one_time_share)
@@ -614,20 +618,7 @@ def excluded_for_review(classified: pd.DataFrame, res: int = 8) -> pd.DataFrame:
     out = pd.DataFrame({"cell": cells_to_str(cells).astype(object)}, index=ex.index)
     keep = [c for c in SITE_CORE_COLUMNS if c not in ("lat", "lon")]
     out = pd.concat(
-        [
-            out,
-            ex[
-                [
-                    "site_class",
-                    "reasons",
-                    *keep,
-                    *FEATURE_COLUMNS,
-                    "residential_odds",
-                    "area_one_time_share",
-                ]
-            ],
-        ],
-        axis=1,
+        [out, ex[["site_class", "reasons", *keep, *FEATURE_COLUMNS, *CONTEXT_COLUMNS]]], axis=1
     ).sort_values(["cell", "cluster"], kind="stable")
     return out.reset_index(drop=True)
 
