@@ -127,7 +127,7 @@ def _stage_reference(a: argparse.Namespace) -> dict[str, Any]:
     from pipelines.classify import _local_rate, classify_sites, site_features
     from pipelines.config import ClassifyParams
     from pipelines.lake import read_sessions
-    from pipelines.mixtures import split_mixtures
+    from pipelines.refine import refine_sites
     from pipelines.sites import find_sites
 
     first, last = _window(a.day, a.window)
@@ -144,21 +144,22 @@ def _stage_reference(a: argparse.Namespace) -> dict[str, Any]:
     clock = time.perf_counter()
     _local_rate(s, sites)  # the part of site_features added in the third session, timed alone
     t_local = time.perf_counter() - clock
-    clock = time.perf_counter()  # thirteenth session: residences split off chargers, reclassified
-    split_sites, split_labels = split_mixtures(s, labels, classified, _params(a), params)
-    if len(split_sites) != len(classified):
-        classified = classify_sites(site_features(s, split_labels, split_sites, params), params)
+    # thirteenth session: residences split off chargers; fifteenth: stations' fragments joined
+    clock = time.perf_counter()
+    refined = refine_sites(s, labels, classified, _params(a), params)
+    classified = refined.classified
     return {
         "sessions_in_window": len(s),
         "sites": len(sites),
-        "split_off": len(split_sites) - len(sites),
+        "split_off": refined.split,
+        "joined": refined.joined,
         "public": int((classified["site_class"] == "public").sum()),
         "seconds": {
             "read": t_read,
             "find_sites": t_find,
             "features+classify": t_classify,
             "(of which local demand)": t_local,
-            "split+reclassify": time.perf_counter() - clock,
+            "split/join+reclassify": time.perf_counter() - clock,
         },
     }
 

@@ -328,6 +328,7 @@ def build_report(
         "window": found["window"],
         "sites_found": found["sites_found"],
         "sites_split_from_residences": found["sites_split_from_residences"],
+        "sites_joined_as_fragments": found["sites_joined_as_fragments"],
         "sites_published": ident["sites_published"],
         "sites_new": ident["sites_new"],
         "sites_stale": ident["sites_stale"],

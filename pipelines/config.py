@@ -329,6 +329,15 @@ class ClassifyParams:
     #: 7-driver charger on a 3,000-vehicle fleet (h139); without the busy-area condition a
     #: second (h73, in a quieter area)
     split_resident_groups: bool = False
+    #: *joining* a station's fragments (pipelines.mixtures.join_fragments): a public site with
+    #: fewer than fragment_max_sessions sessions whose centroid lies within fragment_join_m of a
+    #: busier public site of the same power class (its nearest) is that site's fringe of poor
+    #: fixes, and joins it. The simulator's distinct public stations are >= 30 m apart; 0 turns
+    #: it off. Fifteenth session: the split stations of h145 (10 + 3 sessions, 19.5 m apart) and
+    #: h89 (5 + 3, 26 m) joined, nothing else changed on 89 small/mid and 28 dense fleets; without
+    #: the power-class condition dense h105 lost a quick charger 30 m from an AC one
+    fragment_join_m: float = 28.0
+    fragment_max_sessions: int = 10
     #: ...or, after open_min_span_days of history, an open group: at least this share of its
     #: vehicles came only once (simulated public sites: >= 0.28; garages after two weeks: ~0)
     open_min_span_days: int = 14

@@ -29,8 +29,8 @@ from pipelines.classify import classify_sites, excluded_for_review, site_feature
 from pipelines.config import Settings
 from pipelines.identity import assign_identity, read_history, write_history
 from pipelines.keys import load_signing_key
-from pipelines.mixtures import split_mixtures
 from pipelines.publish import publish_day
+from pipelines.refine import refine_sites
 from pipelines.registry import match_registry
 from pipelines.sites import session_labels
 
@@ -65,14 +65,10 @@ def discover(lake: str | Path, day: str, settings: Settings) -> dict[str, Any]:
     labels = session_labels(sessions, settings.cluster, cell_labels)
     features = site_features(sessions, labels, sites, settings.classify)
     classified = classify_sites(features, settings.classify)
-    # a residence chained with the charger next to it: split by who sleeps there, classify again
-    sites, labels = split_mixtures(
-        sessions, labels, classified, settings.cluster, settings.classify
-    )
-    n_split = len(sites) - len(classified)
-    if n_split:
-        features = site_features(sessions, labels, sites, settings.classify)
-        classified = classify_sites(features, settings.classify)
+    # a residence chained with the charger next to it split off, a station's fringe of poor
+    # fixes joined into its site; classified again after each
+    refined = refine_sites(sessions, labels, classified, settings.cluster, settings.classify)
+    classified, labels = refined.classified, refined.labels
     lk.write_table(
         _table(excluded_for_review(classified)), Path(lake) / "excluded" / f"{day}.parquet"
     )
@@ -95,7 +91,8 @@ def discover(lake: str | Path, day: str, settings: Settings) -> dict[str, Any]:
         "sessions_clustered": int((labels >= 0).sum()),
         "clustering": {k: v for k, v in stats.items() if k in ("seconds", "micro_points")},
         "sites_found": len(classified),
-        "sites_split_from_residences": n_split,
+        "sites_split_from_residences": refined.split,
+        "sites_joined_as_fragments": refined.joined,
         "sites_public": int((~private).sum()),
         "sites_excluded": {k: int(v) for k, v in reasons.value_counts().sort_index().items()},
         "sites_excluded_by_class": {

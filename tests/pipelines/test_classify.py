@@ -21,6 +21,7 @@ from pipelines.classify import (
     site_features,
 )
 from pipelines.config import ClassifyParams, ClusterParams
+from pipelines.fragments import join_fragments
 from pipelines.mixtures import split_mixtures
 from pipelines.schema import SESSION_COLUMNS, SITE_CLASSES, SITE_CORE_COLUMNS
 
@@ -1754,3 +1755,64 @@ def test_commuters_at_a_quiet_public_charger_are_not_a_workplace():
     off = replace(PARAMS, workplace_open_one_time_share=2.0)
     got = _classify(*groups, homes=("w", "s", "t"), params=off).loc[0:2, "site_class"].tolist()
     assert got == ["workplace", "workplace", "workplace"]
+
+
+# ---------------------------------------------------------------------------------------------
+# a station's fragment of poor fixes beside it: joined into its site (pipelines.fragments)
+# ---------------------------------------------------------------------------------------------
+def _join(*groups: tuple[pd.DataFrame, float], homes: tuple[str, ...], params=PARAMS):
+    """Classify, join the fragments, classify again: (classified before, labels, after)."""
+    sessions, labels, sites = _sites(*groups, homes=homes)
+    before = classify_sites(site_features(sessions, labels, sites, params), params)
+    sites, labels = join_fragments(sessions, labels, before, ClusterParams(), params)
+    after = classify_sites(site_features(sessions, labels, sites, params), params)
+    return before, labels, after
+
+
+@pytest.mark.parametrize(("east_m", "joined"), [(20.0, True), (35.0, False)])
+def test_station_fragment_joins_its_site(east_m, joined):
+    """A quiet public AC charger at the origin: 10 drivers by day, once each. Three more
+    drivers' fixes landed ``east_m`` east (good accuracy reported, so not a poor-fix fringe),
+    a site of their own that looks public too (h145: 10 + 3 sessions 19.5 m apart).
+
+    Expected: at 20 m the three join the charger's site, one public site of 13 sessions whose
+    centroid moves 20 * 3/13 = 4.6 m east; at 35 m (the simulator's distinct stations are
+    >= 30 m apart) both stay public sites of their own.
+    """
+    station = _sessions([f"pub-{i}" for i in range(10)], np.arange(10) * 3, 12.0, 1.5)
+    fringe = _sessions([f"frag-{i}" for i in range(3)], [4, 13, 22], 14.0, 1.5)
+    before, labels, after = _join((station, 0.0), (fringe, east_m), homes=("pub-", "frag-"))
+    assert before.set_index("cluster").loc[[0, 1], "site_class"].tolist() == ["public"] * 2
+    got = after.set_index("cluster")
+    if joined:
+        assert 1 not in got.index and (labels[10:13] == 0).all()
+        assert (got.loc[0, "sessions"], got.loc[0, "site_class"]) == (13, "public")
+        east = (got.loc[0, "lon"] - LON0) * M_PER_DEG * np.cos(np.radians(LAT0))
+        assert east == pytest.approx(20.0 * 3 / 13, abs=0.1)
+    else:
+        assert got.loc[[0, 1], "sessions"].tolist() == [10, 3]
+        assert (labels[10:13] == 1).all()
+    off = replace(PARAMS, fragment_join_m=0.0)
+    assert len(_join((station, 0.0), (fringe, east_m), homes=("pub-", "frag-"), params=off)[2]) == 3
+
+
+def test_home_beside_a_charger_is_not_joined():
+    """The household of :func:`home_sessions` 20 m east of the quiet charger above: the home
+    is lighter and nearer than the fragment distance, but excluded, so never joined.
+
+    Expected: the charger stays ``public`` with its 10 sessions, the home stays ``residential``
+    under its own label.
+    """
+    rng = np.random.default_rng(5)
+    station = _sessions([f"pub-{i}" for i in range(10)], np.arange(10) * 3, 12.0, 1.5)
+    home = home_sessions(rng)
+    home = home[home["vehicle"].str.startswith("home-")]
+    before, labels, after = _join((station, 0.0), (home, 20.0), homes=("pub-",))
+    assert before.set_index("cluster").loc[[0, 1], "site_class"].tolist() == [
+        "public",
+        "residential",
+    ]
+    got = after.set_index("cluster")
+    assert (got.loc[0, "sessions"], got.loc[0, "site_class"]) == (10, "public")
+    assert got.loc[1, "site_class"] == "residential"
+    assert (labels[10 : 10 + len(home)] == 1).all()
