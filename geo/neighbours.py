@@ -18,7 +18,7 @@ from scipy.spatial import cKDTree
 
 from geo.distance import chord_from_m, unit_vectors
 
-__all__ = ["heavier_neighbour", "nearest_quantile"]
+__all__ = ["heavier_neighbour", "nearest_heavier", "nearest_quantile"]
 
 
 def heavier_neighbour(
@@ -65,6 +65,72 @@ def heavier_neighbour(
     out[i[w[j] >= factor * w[i]]] = True
     out[j[w[i] >= factor * w[j]]] = True
     return out
+
+
+def nearest_heavier(
+    lat: npt.ArrayLike,
+    lon: npt.ArrayLike,
+    weight: npt.ArrayLike,
+    kind: npt.ArrayLike,
+    max_weight: float,
+    radius_m: float,
+) -> npt.NDArray[np.int64]:
+    """Index of each light point's nearest point if that one is heavier, else -1.
+
+    A point lighter than ``max_weight`` gets the index of its nearest point when that one lies
+    within ``radius_m``, is of the same ``kind``, is heavier (on a tie, the one listed first
+    counts as heavier) and has no such index itself: one step deep, so a row of light points
+    never chains (``pipelines.fragments`` joins a station's thin fringe into its site).
+
+    Parameters
+    ----------
+    lat, lon : array_like
+        Positions, degrees.
+    weight : array_like
+        Weights (e.g. sessions per site).
+    kind : array_like
+        Labels compared for equality (e.g. power class).
+    max_weight : float
+        Points at least this heavy get -1.
+    radius_m : float
+        Great-circle search radius in metres.
+
+    Returns
+    -------
+    int64 array, one per point.
+
+    Examples
+    --------
+    Three sessions 20 m from a ten-session site point to it; of two thin sites 26 m apart the
+    lighter points to the heavier; a lone one does not, nor a DC site 20 m from an AC one;
+    empty input gives an empty array.
+
+    >>> dy = 1 / 111_195  # a metre of latitude
+    >>> lat = 42.0 + dy * np.array([0, 20, 500, 526, 900, 1500, 1520])
+    >>> kind = ["ac"] * 6 + ["dc"]
+    >>> nearest_heavier(lat, np.full(7, -71.0), [10, 3, 5, 4, 2, 10, 3], kind, 10, 28)
+    array([-1,  0, -1,  2, -1, -1, -1])
+    >>> nearest_heavier([], [], [], [], 10, 28)
+    array([], dtype=int64)
+    """
+    la = np.asarray(lat, dtype=np.float64).ravel()
+    n = la.size
+    out = np.full(n, -1, dtype=np.int64)
+    if n < 2:
+        return out
+    w = np.asarray(weight, dtype=np.float64).ravel()
+    k = np.asarray(kind).ravel()
+    xyz = unit_vectors(la, np.asarray(lon, dtype=np.float64).ravel())
+    dist, j = cKDTree(xyz).query(xyz, k=2, distance_upper_bound=float(chord_from_m(radius_m)))
+    i = np.arange(n)
+    other = np.where(j[:, 0] == i, 1, 0)  # two points at one position: either may come first
+    near, found = j[i, other], np.isfinite(dist[i, other])
+    near = np.where(found, near, i)
+    heavier = (w[near] > w) | ((w[near] == w) & (near < i))
+    target = np.where(found & (w < max_weight) & heavier & (k[near] == k), near, -1)
+    has = target >= 0
+    target[has] = np.where(target[target[has]] >= 0, -1, target[has])
+    return target
 
 
 def nearest_quantile(

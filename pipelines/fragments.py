@@ -19,14 +19,13 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.spatial import cKDTree
 
-from geo.distance import chord_from_m, unit_vectors
+from geo.neighbours import nearest_heavier
 from pipelines.config import ClassifyParams, ClusterParams
 from pipelines.schema import SITE_CORE_COLUMNS
 from pipelines.sites import summarise_labels
 
-__all__ = ["fragment_targets", "join_fragments"]
+__all__ = ["join_fragments"]
 
 
 def join_fragments(
@@ -65,7 +64,7 @@ def join_fragments(
     if params.fragment_join_m <= 0 or classified.empty:
         return sites, lab.copy()
     public = classified["site_class"].to_numpy() == "public"
-    target = fragment_targets(
+    target = nearest_heavier(
         classified["lat"].to_numpy(np.float64)[public],
         classified["lon"].to_numpy(np.float64)[public],
         classified["sessions"].to_numpy(np.int64)[public],
@@ -86,48 +85,3 @@ def join_fragments(
     kept = sites[~sites["cluster"].isin(np.r_[ids[joined], parts["cluster"]])]
     merged = pd.concat([kept, parts], ignore_index=True)
     return merged.sort_values("cluster", kind="stable").reset_index(drop=True), out
-
-
-def fragment_targets(
-    lat: npt.ArrayLike,
-    lon: npt.ArrayLike,
-    sessions: npt.ArrayLike,
-    kind: npt.ArrayLike,
-    max_sessions: float,
-    radius_m: float,
-) -> npt.NDArray[np.int64]:
-    """Index of the site each fragment joins, -1 where a site stays as it is.
-
-    A site lighter than ``max_sessions`` joins its nearest site if that one lies within
-    ``radius_m``, is of the same ``kind`` (power class), has more sessions (on a tie, the one
-    listed first receives) and does not itself join another.
-
-    Examples
-    --------
-    Three sessions 20 m from a ten-session site join it; of two thin sites 26 m apart the
-    lighter joins the busier; a lone one stays, and so does a quick charger 20 m from an AC
-    one; nothing to do on empty input.
-
-    >>> dy = 1 / 111_195  # a metre of latitude
-    >>> lat = 42.0 + dy * np.array([0, 20, 500, 526, 900, 1500, 1520])
-    >>> kind = ["ac"] * 6 + ["dc"]
-    >>> fragment_targets(lat, np.full(7, -71.0), [10, 3, 5, 4, 2, 10, 3], kind, 10, 28)
-    array([-1,  0, -1,  2, -1, -1, -1])
-    >>> fragment_targets([], [], [], [], 10, 28)
-    array([], dtype=int64)
-    """
-    la = np.asarray(lat, dtype=np.float64).ravel()
-    n = la.size
-    out = np.full(n, -1, dtype=np.int64)
-    if n < 2:
-        return out
-    s = np.asarray(sessions, dtype=np.float64).ravel()
-    xyz = unit_vectors(la, np.asarray(lon, dtype=np.float64).ravel())
-    dist, j = cKDTree(xyz).query(xyz, k=2, distance_upper_bound=float(chord_from_m(radius_m)))
-    near = np.where(np.isfinite(dist[:, 1]), j[:, 1], 0)
-    i = np.arange(n)
-    busier = (s[near] > s) | ((s[near] == s) & (near < i))
-    same = np.asarray(kind).ravel()[near] == np.asarray(kind).ravel()
-    out = np.where(np.isfinite(dist[:, 1]) & (s < max_sessions) & busier & same, near, -1)
-    out[out >= 0] = np.where(out[out[out >= 0]] >= 0, -1, out[out >= 0])
-    return out

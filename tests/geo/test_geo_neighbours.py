@@ -1,4 +1,5 @@
-"""geo.neighbours: a heavier neighbour within reach; a quantile over the k nearest references."""
+"""geo.neighbours: a heavier neighbour within reach; the nearest heavier point a light one joins; a
+quantile over the k nearest references."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo.distance import haversine_m
-from geo.neighbours import heavier_neighbour, nearest_quantile
+from geo.neighbours import heavier_neighbour, nearest_heavier, nearest_quantile
 
 M_PER_DEG = 111_195.08  # metres per degree of latitude on the mean sphere
 
@@ -79,3 +80,42 @@ def test_nearest_quantile_is_nan_with_fewer_references_than_k():
     got = nearest_quantile([42.0, 43.0], [-71.0, -71.0], [42.0, 42.1], [-71.0, -71.0],
                            [0.5, 0.9], 3, 0.25)  # fmt: skip
     assert np.isnan(got).all() and got.shape == (2,)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(-100, 100), st.floats(-100, 100), st.integers(1, 14), st.sampled_from("ad")
+        ),
+        min_size=0,
+        max_size=20,
+    )
+)
+def test_nearest_heavier_matches_brute_force(points):
+    """Random sites within ~140 m, weights 1-14, two kinds: each site lighter than 10 points
+    to its nearest other site when that one is within 28 m, of its kind and heavier (ties:
+    the lower index), unless that one points somewhere itself; -1 otherwise."""
+    if not points:
+        assert nearest_heavier([], [], [], [], 10, 28).size == 0
+        return
+    north, east, w, kind = map(np.asarray, zip(*points, strict=True))
+    lat = 42.36 + north / M_PER_DEG
+    lon = -71.06 + east / (M_PER_DEG * np.cos(np.radians(42.36)))
+    got = nearest_heavier(lat, lon, w, kind, 10, 28.0)
+    n = len(w)
+    d = haversine_m(lat[:, None], lon[:, None], lat[None, :], lon[None, :]) + np.diag(
+        np.full(n, np.inf)
+    )
+    j = d.argmin(axis=1) if n > 1 else np.zeros(n, dtype=int)
+    i = np.arange(n)
+    heavier = (w[j] > w) | ((w[j] == w) & (j < i))
+    want = np.where((d[i, j] <= 28.0) & (w < 10) & heavier & (kind[j] == kind), j, -1)
+    want = np.where((want >= 0) & (want[np.maximum(want, 0)] >= 0), -1, want)
+    sharp = np.abs(np.sort(d, axis=1)[:, :2] - 28.0).min(axis=1) > 1e-3  # off the boundary
+    if n > 2:  # a clear nearest (no tie between the two closest)
+        s = np.sort(d, axis=1)
+        sharp &= (s[:, 1] - s[:, 0]) > 1e-6
+    assert np.array_equal(got[sharp & (want >= 0)], want[sharp & (want >= 0)])
+    if sharp.all():
+        assert np.array_equal(got, want)
