@@ -134,6 +134,39 @@ def _lots(cfg: SimConfig, rng: np.random.Generator, n: int, avoid_xyz: np.ndarra
     return offset(np.full(n, reg.lat), np.full(n, reg.lon), e, nn)
 
 
+def _beside(
+    lat: np.ndarray,
+    lon: np.ndarray,
+    dist: np.ndarray,
+    angle: np.ndarray,
+    avoid_xyz: np.ndarray,
+    rng: np.random.Generator,
+    lot_lat: np.ndarray,
+    lot_lon: np.ndarray,
+    tries: int = 20,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Homes ``dist`` metres from (lat, lon) at ``angle``, each at least MIN_HOME_CLEARANCE_M
+    from every point of ``avoid``: a home that is not is drawn again (distance 30-80 m, any
+    angle) up to ``tries`` times, and then keeps its ordinary lot (``lot_lat``, ``lot_lon``).
+    The first draw is kept wherever it is clear, so only the homes that were too close move."""
+    out_lat, out_lon = offset(lat, lon, dist * np.cos(angle), dist * np.sin(angle))
+    if not len(avoid_xyz):
+        return out_lat, out_lon
+    tree = cKDTree(avoid_xyz)
+    clear = MIN_HOME_CLEARANCE_M - 1.0  # the own station is >= 30 m off, give or take rounding
+    bad = tree.query(to_xyz(out_lat, out_lon), k=1)[0] < clear
+    for _ in range(tries):
+        if not bad.any():
+            break
+        i = np.flatnonzero(bad)
+        d = rng.uniform(30.0, 80.0, len(i))
+        t = rng.uniform(0, 2 * np.pi, len(i))
+        out_lat[i], out_lon[i] = offset(lat[i], lon[i], d * np.cos(t), d * np.sin(t))
+        bad[i] = tree.query(to_xyz(out_lat[i], out_lon[i]), k=1)[0] < clear
+    out_lat[bad], out_lon[bad] = lot_lat[bad], lot_lon[bad]
+    return out_lat, out_lon
+
+
 def _groups(rng: np.random.Generator, members: int, mean: float) -> np.ndarray:
     """Assign ``members`` to ``ceil(members/mean)`` groups of uneven size; labels 0..g-1 used."""
     if members == 0:
@@ -202,17 +235,23 @@ def build_world(cfg: SimConfig, rng: np.random.Generator) -> World:
     g_lat, g_lon = lat[n_home : n_home + n_gar], lon[n_home : n_home + n_gar]
     r_lat, r_lon = lat[n_home + n_gar :], lon[n_home + n_gar :]
 
-    # some homes right next to a public station
+    # some homes right next to a public station: 30-80 m from it, and like every lot at least
+    # MIN_HOME_CLEARANCE_M from every other station and workplace
     near = np.flatnonzero(rng.random(n_home) < cfg.share_home_near_station)
     if len(near):
         at = rng.integers(0, len(public), len(near))
         dist = rng.uniform(30.0, 80.0, len(near))
         t = rng.uniform(0, 2 * np.pi, len(near))
-        h_lat[near], h_lon[near] = offset(
+        redraw = np.random.default_rng([cfg.seed, 13])
+        h_lat[near], h_lon[near] = _beside(
             public["lat"].to_numpy()[at],
             public["lon"].to_numpy()[at],
-            dist * np.cos(t),
-            dist * np.sin(t),
+            dist,
+            t,
+            avoid,
+            redraw,
+            h_lat[near],
+            h_lon[near],
         )
 
     n_pub = len(public)
