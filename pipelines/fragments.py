@@ -11,7 +11,7 @@ charger beside an AC one (30 m apart on a dense simulated fleet) is a station of
 
 Only one step deep: a fragment never receives another fragment, so a row of thin public
 sites does not chain into one. The joined sites are classified afresh
-(``pipelines.steps.discover``).
+(:func:`pipelines.refine.refine_sites`).
 """
 
 from __future__ import annotations
