@@ -18,7 +18,7 @@ from scipy.spatial import cKDTree
 
 from geo.distance import chord_from_m, unit_vectors
 
-__all__ = ["heavier_neighbour", "nearest_heavier", "nearest_quantile"]
+__all__ = ["heavier_neighbour", "nearest_heavier", "nearest_mean", "nearest_quantile"]
 
 
 def heavier_neighbour(
@@ -171,12 +171,50 @@ def nearest_quantile(
     >>> nearest_quantile([], [], [0.0], [0.0], [1.0], 1, 0.5).tolist()
     []
     """
+    near = _nearest_values(lat, lon, ref_lat, ref_lon, ref_value, k)
+    return near if near.ndim == 1 else np.quantile(near, q, axis=1)
+
+
+def nearest_mean(
+    lat: npt.ArrayLike,
+    lon: npt.ArrayLike,
+    ref_lat: npt.ArrayLike,
+    ref_lon: npt.ArrayLike,
+    ref_value: npt.ArrayLike,
+    k: int,
+) -> npt.NDArray[np.float64]:
+    """The mean of ``ref_value`` over each point's ``k`` nearest reference points (NaN with
+    fewer than ``k``; a query point that is a reference point counts among its neighbours).
+
+    Examples
+    --------
+    The share of busy sites among the 3 nearest:
+
+    >>> nearest_mean([0.0], [0.0], [0.0, 0.0, 0.0, 1.0], [0.001, 0.002, 0.003, 1.0],
+    ...              [1.0, 0.0, 1.0, 0.0], 3).round(3).tolist()
+    [0.667]
+    >>> nearest_mean([0.0], [0.0], [0.0], [0.001], [1.0], 2).tolist()
+    [nan]
+    >>> nearest_mean([], [], [0.0], [0.0], [1.0], 1).tolist()
+    []
+    """
+    near = _nearest_values(lat, lon, ref_lat, ref_lon, ref_value, k)
+    return near if near.ndim == 1 else near.mean(axis=1)
+
+
+def _nearest_values(
+    lat: npt.ArrayLike,
+    lon: npt.ArrayLike,
+    ref_lat: npt.ArrayLike,
+    ref_lon: npt.ArrayLike,
+    ref_value: npt.ArrayLike,
+    k: int,
+) -> npt.NDArray[np.float64]:
+    """``(n, k)`` values of each query point's ``k`` nearest references; an all-NaN ``(n,)``
+    array when there are no query points or fewer than ``k`` references."""
     qpts = unit_vectors(lat, lon)
     values = np.asarray(ref_value, dtype=np.float64)
-    out = np.full(len(qpts), np.nan)
     if len(qpts) == 0 or len(values) < k:
-        return out
+        return np.full(len(qpts), np.nan)
     _, idx = cKDTree(unit_vectors(ref_lat, ref_lon)).query(qpts, k=k)
-    idx = np.asarray(idx).reshape(len(qpts), k)
-    out[:] = np.quantile(values[idx], q, axis=1)
-    return out
+    return values[np.asarray(idx).reshape(len(qpts), k)]

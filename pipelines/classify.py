@@ -80,7 +80,7 @@ import pandas as pd
 
 from geo.distance import haversine_m, unit_vectors, unit_vectors_to_latlng
 from geo.h3cells import cell_to_parent, cells_to_str, count_in_disks, latlng_to_cells
-from geo.neighbours import heavier_neighbour, nearest_quantile
+from geo.neighbours import heavier_neighbour, nearest_mean, nearest_quantile
 from pipelines.config import ClassifyParams
 from pipelines.schema import DC_POWER_KW, SITE_CORE_COLUMNS
 
@@ -137,7 +137,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
 )
 
 #: what classify_sites adds from the sites around each one (after the per-site rules)
-CONTEXT_COLUMNS: tuple[str, ...] = ("residential_odds", "area_one_time_share")
+CONTEXT_COLUMNS: tuple[str, ...] = ("residential_odds", "area_one_time_share", "area_busy_share")
 
 #: reason codes (stable strings: they appear in run reports and the review table)
 REASONS: dict[str, str] = {
@@ -308,6 +308,9 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         site's H3 res-8 ring, after the per-site rules), ``area_one_time_share`` (the 25th
         percentile one-time vehicle share of the small public sites nearest it, where
         ``returning_where_public_is_new`` was weighed; NaN elsewhere and with too few),
+        ``area_busy_share`` (the share of busy public sites among its nearest, where that
+        percentile fell short of the threshold but not of the lower busy-area one; NaN
+        elsewhere),
         ``site_class`` (one of
         ``pipelines.schema.SITE_CLASSES``) and ``reasons`` (``;``-joined sorted codes from
         :data:`REASONS`; ``""`` for public sites). Only ``site_class == "public"`` is ever
@@ -530,7 +533,17 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["one_time_vehicle_share"].to_numpy() < params.returning_max_one_time_share)
     )
     area_one_time = _area_one_time_share(f, site_class, weighed, params)
-    returning = weighed & (area_one_time >= params.returning_area_one_time_share)
+    # ...and a little lower where most public chargers around are busy: a dense fleet's city
+    lower = (
+        weighed
+        & (area_one_time >= params.returning_busy_area_one_time_share)
+        & (area_one_time < params.returning_area_one_time_share)
+    )
+    area_busy = _area_busy_share(f, site_class, lower, params)
+    returning = weighed & (
+        (area_one_time >= params.returning_area_one_time_share)
+        | (lower & (area_busy >= params.returning_busy_share))
+    )
     held_back = among_homes | repeat_among_homes | visited_among_homes | returning
     site_class = np.where(held_back, "unconfirmed", site_class)
     # a home next door to a busier charger: someone sleeps (and mostly charges) here and does a
@@ -591,6 +604,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     out = f.copy()
     out["residential_odds"] = odds
     out["area_one_time_share"] = area_one_time
+    out["area_busy_share"] = area_busy
     out["site_class"] = site_class
     out["reasons"] = _join_reasons(flags, len(f))
     return out
@@ -661,6 +675,23 @@ def _area_one_time_share(
         lat[at], lon[at], lat[ref], lon[ref],
         f["one_time_vehicle_share"].to_numpy(np.float64)[ref], params.returning_neighbours, 0.25,
     )  # fmt: skip
+    return out
+
+
+def _area_busy_share(
+    f: pd.DataFrame, site_class: np.ndarray, at: np.ndarray, params: ClassifyParams
+) -> np.ndarray:
+    """Where ``at``: the share of the ``returning_neighbours`` nearest public sites with at
+    least ``returning_ref_max_sessions`` sessions (NaN elsewhere and with too few). A dense
+    fleet's real chargers are busy (simulated 60k fleets: ~0.8 of the public sites published),
+    a smaller fleet's mostly quiet (3,000 vehicles: ~0.26)."""
+    pub = site_class == "public"
+    lat, lon = f["lat"].to_numpy(np.float64), f["lon"].to_numpy(np.float64)
+    out = np.full(len(f), np.nan)
+    busy = f["sessions"].to_numpy()[pub] >= params.returning_ref_max_sessions
+    out[at] = nearest_mean(
+        lat[at], lon[at], lat[pub], lon[pub], busy.astype(np.float64), params.returning_neighbours
+    )
     return out
 
 

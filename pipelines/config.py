@@ -483,6 +483,16 @@ class ClassifyParams:
     returning_ref_min_sessions: int = 5
     returning_ref_max_sessions: int = 40
     returning_area_one_time_share: float = 0.85
+    #: ...or >= returning_busy_area_one_time_share where at least returning_busy_share of the
+    #: returning_neighbours nearest public sites are busy (>= returning_ref_max_sessions): a
+    #: dense fleet's city, where real chargers are busy (h164: 81 % of its published public
+    #: sites; six 3,000-vehicle fleets: 26 %). Fifteenth session: 0.75 alone took 9 private
+    #: sites off 28 dense fleets for nothing there, but cost stations on 21 smaller fleets (held
+    #: out h171 .991 -> .968), whose sites it held back had a busy share <= 0.60; the dense
+    #: ones 0.38-0.98. With the gate: dense private 101 -> 98, no station lost; 89 smaller
+    #: fleets and held-out h171-h176 identical; regenerated h164 9 -> 8 private
+    returning_busy_area_one_time_share: float = 0.75
+    returning_busy_share: float = 0.65
     #: residential: where >= beside_charger_local_rate sessions a day are plugged in within
     #: ~1 km, a public-looking site within beside_charger_m of a public site with >=
     #: beside_charger_ratio times its sessions, where vehicles that sleep here do >=

@@ -1727,6 +1727,43 @@ def test_small_site_with_returning_users_where_public_chargers_draw_new_ones_is_
     assert _classify(*groups, homes=("a", "b"), params=off).loc[0, "site_class"] == "public"
 
 
+def test_returning_users_amid_busy_chargers_are_held_back_at_a_lower_norm():
+    """Two areas 60 km apart, each with a row of 40 small public chargers 200 m apart where ten
+    drivers plug in around midday, two of whom come back (one-time share 0.8), and the
+    extra site of the test above at 8 km (seven friends, three back: one-time 0.57).
+
+    Area A (a dense fleet's city) also has 40 busy chargers (45 drivers each) every 60 m from
+    150 m east of the extra site on; area B has none.
+
+    Expected: both extra sites have an area one-time share (25th percentile of the 40 nearest
+    small public sites) of 0.8, under ``returning_area_one_time_share`` (0.85) but over the
+    busy-area floor (0.75). A's 40 nearest public sites are mostly busy (share >= 0.65): its
+    extra site is ``unconfirmed`` (returning_where_public_is_new); B's share is 0 and its
+    extra site stays ``public``. With ``returning_busy_share`` 2.0 (off) A's is public too.
+    """
+    ten = _sessions([f"d{i}" for i in [*range(10), 0, 1]], [*range(10), 11, 12], 12.5, 2.0)
+    friends = _sessions([f"f{i}" for i in [*range(7), 0, 1, 2]], [*range(7), 7, 8, 9],
+                        12.5, 2.0)  # fmt: skip
+    crowd = _sessions([f"c{i}" for i in range(45)], np.arange(45) % 20, 12.5, 1.0)
+
+    def named(g: pd.DataFrame, tag: str) -> pd.DataFrame:
+        return g.assign(vehicle=tag + g["vehicle"].astype(str))
+
+    groups = [(named(friends, "a-"), 8000.0), (named(friends, "b-"), 68000.0)]
+    groups += [(named(ten, f"a{k}-"), 200.0 * k) for k in range(40)]
+    groups += [(named(ten, f"b{k}-"), 60000.0 + 200.0 * k) for k in range(40)]
+    groups += [(named(crowd, f"z{k}-"), 8150.0 + 60.0 * k) for k in range(40)]
+    out = _classify(*groups, homes=("a", "b", "z"))
+    assert (out.loc[2:121, "site_class"] == "public").all(), out.loc[2:121, "reasons"].unique()
+    assert out.loc[0:1, "area_one_time_share"].round(2).tolist() == [0.8, 0.8]
+    assert out.loc[0, "area_busy_share"] >= 0.65 and out.loc[1, "area_busy_share"] == 0.0
+    held = (out.loc[0, "site_class"], out.loc[0, "reasons"])
+    assert held == ("unconfirmed", "returning_where_public_is_new")
+    assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
+    off = replace(PARAMS, returning_busy_share=2.0)
+    assert _classify(*groups, homes=("a", "b", "z"), params=off).loc[0, "site_class"] == "public"
+
+
 def test_commuters_at_a_quiet_public_charger_are_not_a_workplace():
     """Three quiet sites 16 km apart (a smaller fleet's town), each used by five drivers once
     each, plugging in at 08:30:
