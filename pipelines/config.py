@@ -489,10 +489,12 @@ class ClassifyParams:
     #: sites; six 3,000-vehicle fleets: 26 %). Fifteenth session: 0.75 alone took 9 private
     #: sites off 28 dense fleets for nothing there, but cost stations on 21 smaller fleets (held
     #: out h171 .991 -> .968), whose sites it held back had a busy share <= 0.60; the dense
-    #: ones 0.38-0.98. With the gate: dense private 101 -> 98, no station lost; 89 smaller
-    #: fleets and held-out h171-h176 identical; regenerated h164 9 -> 8 private
+    #: ones 0.38-0.98. Gate at 0.65: dense private 101 -> 98, no station lost, 89 smaller
+    #: fleets identical, but a fresh 3,000-vehicle fleet (h178) lost a station at a busy share
+    #: of 0.675. At 0.8: the same three dense sites held back (0.88-0.98); h171-h183 fresh
+    #: fleets (3,000, 400, 60k) all identical to the rule without the gate
     returning_busy_area_one_time_share: float = 0.75
-    returning_busy_share: float = 0.65
+    returning_busy_share: float = 0.8
     #: residential: where >= beside_charger_local_rate sessions a day are plugged in within
     #: ~1 km, a public-looking site within beside_charger_m of a public site with >=
     #: beside_charger_ratio times its sessions, where vehicles that sleep here do >=

@@ -1732,12 +1732,12 @@ def test_returning_users_amid_busy_chargers_are_held_back_at_a_lower_norm():
     drivers plug in around midday, two of whom come back (one-time share 0.8), and the
     extra site of the test above at 8 km (seven friends, three back: one-time 0.57).
 
-    Area A (a dense fleet's city) also has 40 busy chargers (45 drivers each) every 60 m from
+    Area A (a dense fleet's city) also has 40 busy chargers (45 drivers each) every 25 m from
     150 m east of the extra site on; area B has none.
 
     Expected: both extra sites have an area one-time share (25th percentile of the 40 nearest
     small public sites) of 0.8, under ``returning_area_one_time_share`` (0.85) but over the
-    busy-area floor (0.75). A's 40 nearest public sites are mostly busy (share >= 0.65): its
+    busy-area floor (0.75). A's 40 nearest public sites are mostly busy (share >= 0.8): its
     extra site is ``unconfirmed`` (returning_where_public_is_new); B's share is 0 and its
     extra site stays ``public``. With ``returning_busy_share`` 2.0 (off) A's is public too.
     """
@@ -1752,11 +1752,11 @@ def test_returning_users_amid_busy_chargers_are_held_back_at_a_lower_norm():
     groups = [(named(friends, "a-"), 8000.0), (named(friends, "b-"), 68000.0)]
     groups += [(named(ten, f"a{k}-"), 200.0 * k) for k in range(40)]
     groups += [(named(ten, f"b{k}-"), 60000.0 + 200.0 * k) for k in range(40)]
-    groups += [(named(crowd, f"z{k}-"), 8150.0 + 60.0 * k) for k in range(40)]
+    groups += [(named(crowd, f"z{k}-"), 8150.0 + 25.0 * k) for k in range(40)]
     out = _classify(*groups, homes=("a", "b", "z"))
     assert (out.loc[2:121, "site_class"] == "public").all(), out.loc[2:121, "reasons"].unique()
     assert out.loc[0:1, "area_one_time_share"].round(2).tolist() == [0.8, 0.8]
-    assert out.loc[0, "area_busy_share"] >= 0.65 and out.loc[1, "area_busy_share"] == 0.0
+    assert out.loc[0, "area_busy_share"] >= 0.8 and out.loc[1, "area_busy_share"] == 0.0
     held = (out.loc[0, "site_class"], out.loc[0, "reasons"])
     assert held == ("unconfirmed", "returning_where_public_is_new")
     assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
