@@ -2,9 +2,11 @@
 
 A small site next to a much busier one is often not a place of its own: a home next door that
 catches the busy charger's GPS spill-over, or a second charger of the same car park
-(:func:`heavier_neighbour`). And what is normal for a site depends on the sites around it
-(:func:`nearest_quantile`: a value's quantile over the nearest reference points). This module
-answers the geometric half of those questions, without knowing what a site is.
+(:func:`heavier_neighbour`); a thin one beside a heavier one of its kind may be that one's
+fringe (:func:`nearest_heavier`: the point a light one would join). And what is normal for a
+site depends on the sites around it (:func:`nearest_quantile`, :func:`nearest_mean`: a value's
+quantile or mean over the nearest reference points). This module answers the geometric half
+of those questions, without knowing what a site is.
 
 >>> heavier_neighbour([0.0, 0.0, 0.0], [0.0, 0.0005, 0.01], [10, 30, 100], 90.0, 2.0).tolist()
 [True, False, False]

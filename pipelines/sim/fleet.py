@@ -31,6 +31,8 @@ PRIVATE_KINDS = ("home", "apartment_garage", "workplace")
 PROVIDER_WEIGHTS = np.array([0.3, 0.15, 0.25, 0.1, 0.2])
 #: lots closer than this to a public station or workplace are not used for homes
 MIN_HOME_CLEARANCE_M = 30.0
+#: how far from its station a home placed next to one lies (share_home_near_station)
+NEAR_STATION_M = (30.0, 80.0)
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,7 @@ def _beside(
     tries: int = 20,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Homes ``dist`` metres from (lat, lon) at ``angle``, each at least MIN_HOME_CLEARANCE_M
-    from every point of ``avoid``: a home that is not is drawn again (distance 30-80 m, any
+    from every point of ``avoid``: a home that is not is drawn again (NEAR_STATION_M, any
     angle) up to ``tries`` times, and then keeps its ordinary lot (``lot_lat``, ``lot_lon``).
     The first draw is kept wherever it is clear, so only the homes that were too close move."""
     out_lat, out_lon = offset(lat, lon, dist * np.cos(angle), dist * np.sin(angle))
@@ -159,7 +161,7 @@ def _beside(
         if not bad.any():
             break
         i = np.flatnonzero(bad)
-        d = rng.uniform(30.0, 80.0, len(i))
+        d = rng.uniform(*NEAR_STATION_M, len(i))
         t = rng.uniform(0, 2 * np.pi, len(i))
         out_lat[i], out_lon[i] = offset(lat[i], lon[i], d * np.cos(t), d * np.sin(t))
         bad[i] = tree.query(to_xyz(out_lat[i], out_lon[i]), k=1)[0] < clear
@@ -235,12 +237,12 @@ def build_world(cfg: SimConfig, rng: np.random.Generator) -> World:
     g_lat, g_lon = lat[n_home : n_home + n_gar], lon[n_home : n_home + n_gar]
     r_lat, r_lon = lat[n_home + n_gar :], lon[n_home + n_gar :]
 
-    # some homes right next to a public station: 30-80 m from it, and like every lot at least
+    # some homes right next to a public station: NEAR_STATION_M from it, and like every lot at least
     # MIN_HOME_CLEARANCE_M from every other station and workplace
     near = np.flatnonzero(rng.random(n_home) < cfg.share_home_near_station)
     if len(near):
         at = rng.integers(0, len(public), len(near))
-        dist = rng.uniform(30.0, 80.0, len(near))
+        dist = rng.uniform(*NEAR_STATION_M, len(near))
         t = rng.uniform(0, 2 * np.pi, len(near))
         redraw = np.random.default_rng([cfg.seed, 13])
         h_lat[near], h_lon[near] = _beside(
