@@ -77,6 +77,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy import sparse
 
 from geo.distance import haversine_m, unit_vectors, unit_vectors_to_latlng
 from geo.h3cells import cell_to_parent, cells_to_str, count_in_disks, latlng_to_cells
@@ -134,6 +135,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "poor_known_fix_share",  # ...of the sessions reporting an accuracy at all (0 if none do)
     "coarse_known_fix_share",  # ...reporting worse than COARSE_FIX_M, of those reporting one
     "local_sessions_per_day",  # all sessions plugged in within ~1 km (H3 res-8 ring) per day
+    "shared_site_share",  # largest share of its vehicles that also charge at one same other site
 )
 
 #: what classify_sites adds from the sites around each one (after the per-site rules)
@@ -182,6 +184,9 @@ REASONS: dict[str, str] = {
     "fragment of a garage or home split off by GPS error",
     "fringe_of_busier_site": "a handful of sessions, many with a poor GPS fix, beside a much "
     "busier public site: its fringe, not a charger of its own",
+    "drivers_share_a_site": "a small site most of whose drivers also charge at one same other "
+    "site, one of them coming back, where the public chargers of its size nearby draw almost "
+    "only new drivers from all around: a home that its neighbours visit",
 }
 
 #: a fix reporting worse accuracy than this is "poor" (good telematics fixes: 3-10 m)
@@ -242,6 +247,7 @@ def site_features(
     feats["loyal_share"], feats["loyal_vehicles"] = _loyal(
         cl, pairs, totals, n_sites, params.loyal_vehicle_share
     )
+    feats["shared_site_share"] = _shared_site_share(pairs, n_sites)
     anchors = _anchors(cl, pairs, sites, n_sites, params.satellite_m, params.neighbour_m)
     vis = anchors.role == 2
     feats["visitor_weekday_daytime_share"] = np.bincount(
@@ -307,7 +313,8 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         ``features`` plus ``residential_odds`` (residential sites per public site in the
         site's H3 res-8 ring, after the per-site rules), ``area_one_time_share`` (the 25th
         percentile one-time vehicle share of the small public sites nearest it, where
-        ``returning_where_public_is_new`` was weighed; NaN elsewhere and with too few),
+        ``returning_where_public_is_new`` or ``drivers_share_a_site`` was weighed; NaN
+        elsewhere and with too few),
         ``area_busy_share`` (the share of busy public sites among its nearest, where that
         percentile fell short of the threshold but not of the lower busy-area one; NaN
         elsewhere),
@@ -532,7 +539,19 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["sessions"].to_numpy() < params.returning_max_sessions)
         & (f["one_time_vehicle_share"].to_numpy() < params.returning_max_one_time_share)
     )
-    area_one_time = _area_one_time_share(f, site_class, weighed, params)
+    # ...and so is a small one most of whose drivers also charge at one same other site, one of
+    # them coming back: a home its neighbours visit (a public charger's come from all around)
+    shared = (
+        slow_public
+        & ~among_homes
+        & ~repeat_among_homes
+        & ~visited_among_homes
+        & (f["sessions"].to_numpy() < params.shared_site_max_sessions)
+        & (f["shared_site_share"].to_numpy() >= params.shared_site_min_share)
+        & (f["one_time_vehicle_share"].to_numpy() < 1.0)
+        & (f["top_vehicle_share"].to_numpy() >= params.shared_site_top_share)
+    )
+    area_one_time = _area_one_time_share(f, site_class, weighed | shared, params)
     # ...and a little lower where most public chargers around are busy: a dense fleet's city
     lower = (
         weighed
@@ -544,7 +563,10 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         (area_one_time >= params.returning_area_one_time_share)
         | (lower & (area_busy >= params.returning_busy_share))
     )
-    held_back = among_homes | repeat_among_homes | visited_among_homes | returning
+    neighbours_visit = shared & ~returning & (area_one_time >= params.returning_area_one_time_share)
+    held_back = (
+        among_homes | repeat_among_homes | visited_among_homes | returning | neighbours_visit
+    )
     site_class = np.where(held_back, "unconfirmed", site_class)
     # a home next door to a busier charger: someone sleeps (and mostly charges) here and does a
     # good share, amid the charger's GPS spill-over and the household's friends
@@ -593,6 +615,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         "returning_where_public_is_new": pd.Series(returning, index=f.index),
         "home_beside_charger": pd.Series(home_beside, index=f.index),
         "fringe_of_busier_site": pd.Series(fringe, index=f.index),
+        "drivers_share_a_site": pd.Series(neighbours_visit, index=f.index),
         "poor_fixes": unconfirmed & blurred,
         "resident_vehicles": garage & residents,
         "weekday_daytime": work,
@@ -999,6 +1022,23 @@ def _loyal(
         np.bincount(cl, minlength=k), 1
     )
     return share, np.bincount(pcl, weights=loyal, minlength=k).astype(np.int64)
+
+
+def _shared_site_share(pairs: _Pairs, k: int) -> np.ndarray:
+    """Per site, the largest share of its vehicles that also charge at one same other site (0
+    where none charges elsewhere). Neighbours who visit a home all charge at the same local
+    chargers; a public charger's drivers come from all around. One sparse product of the
+    (site, vehicle) incidence matrix with itself: vehicles * (their sites)^2 entries."""
+    if pairs.site.size == 0:
+        return np.zeros(k)
+    inc = sparse.csr_matrix(
+        (np.ones(pairs.site.size), (pairs.site, pairs.vehicle)), shape=(k, pairs.n_vehicles)
+    )
+    both = (inc @ inc.T).tocoo()
+    other = both.row != both.col
+    shared = sparse.csr_matrix((both.data[other], (both.row[other], both.col[other])), shape=(k, k))
+    best = shared.max(axis=1).toarray().ravel()
+    return best / np.maximum(np.bincount(pairs.site, minlength=k), 1)
 
 
 def _offset_m(

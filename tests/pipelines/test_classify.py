@@ -1764,6 +1764,51 @@ def test_returning_users_amid_busy_chargers_are_held_back_at_a_lower_norm():
     assert _classify(*groups, homes=("a", "b", "z"), params=off).loc[0, "site_class"] == "public"
 
 
+def test_home_whose_visitors_all_charge_at_one_local_charger_is_held_back():
+    """A row of 40 small public chargers 200 m apart where ten drivers plug in once each around
+    midday (a dense fleet's city: one-time share 1.0 everywhere). Near its end, 8 km east:
+
+    Site H (a home): its car twice and five neighbours once each, midday (7 sessions, top
+    vehicle 2/7, one-time share 5/6, so not ``returning_where_public_is_new``). All five
+    neighbours also charge at L, a public charger 300 m further east with fifteen other
+    drivers. Site P at -8 km: the same counts, but its five visitors each charge at a
+    different one of the row's chargers. Every visitor sleeps at a home of its own.
+
+    Expected: ``shared_site_share`` H 5/6, P 1/6, L 5/20; H ``unconfirmed``
+    (drivers_share_a_site); P and L ``public``. With ``shared_site_min_share`` 2 (off) H is
+    ``public`` too.
+    """
+    ten = _sessions([f"d{i}" for i in range(10)], range(10), 12.5, 2.0)
+    nbrs = [f"n{i}" for i in range(5)]
+    far = [f"m{i}" for i in range(5)]
+    home = _sessions(["own", "own", *nbrs], [0, 7, 1, 2, 3, 4, 5], 12.5, 2.0)
+    ctrl = _sessions(["pown", "pown", *far], [0, 7, 1, 2, 3, 4, 5], 12.5, 2.0)
+    local = _sessions([*nbrs, *[f"l{i}" for i in range(15)]], np.arange(20) % 10, 12.5, 1.0)
+
+    def named(g: pd.DataFrame, tag: str) -> pd.DataFrame:
+        return g.assign(vehicle=tag + g["vehicle"].astype(str))
+
+    row = [named(ten, f"r{k}-") for k in range(40)]
+    for i, v in enumerate(far):  # each of P's visitors at its own row charger
+        row[i] = pd.concat([row[i], _sessions([v], [8], 12.5, 2.0)], ignore_index=True)
+    groups = [(home, 8000.0), (ctrl, -8000.0), (local, 8300.0)]
+    groups += [(g, 200.0 * k - 200.0) for k, g in enumerate(row)]
+    groups += [  # every visitor's own home, three nights
+        (_sessions([v] * 3, [0, 2, 4], 19.0, 11.0), 30000.0 + 100.0 * i)
+        for i, v in enumerate([*nbrs, *far])
+    ]
+    out = _classify(*groups)
+    assert out.loc[0:2, "shared_site_share"].round(3).tolist() == [0.833, 0.167, 0.25]
+    assert out.loc[0, "area_one_time_share"] >= PARAMS.returning_area_one_time_share
+    assert (out.loc[0, "site_class"], out.loc[0, "reasons"]) == (
+        "unconfirmed",
+        "drivers_share_a_site",
+    )
+    assert out.loc[1:2, "site_class"].tolist() == ["public", "public"], out.loc[1:2, "reasons"]
+    off = replace(PARAMS, shared_site_min_share=2.0)
+    assert _classify(*groups, params=off).loc[0, "site_class"] == "public"
+
+
 def test_commuters_at_a_quiet_public_charger_are_not_a_workplace():
     """Three quiet sites 16 km apart (a smaller fleet's town), each used by five drivers once
     each, plugging in at 08:30:
