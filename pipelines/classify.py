@@ -551,19 +551,22 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["one_time_vehicle_share"].to_numpy() < 1.0)
         & (f["top_vehicle_share"].to_numpy() >= params.shared_site_top_share)
     )
-    area_one_time = _area_one_time_share(f, site_class, weighed | shared, params)
-    # ...and a little lower where most public chargers around are busy: a dense fleet's city
-    lower = (
-        weighed
-        & (area_one_time >= params.returning_busy_area_one_time_share)
-        & (area_one_time < params.returning_area_one_time_share)
+    returning, neighbours_visit, area_one_time, area_busy = _area_rules(
+        f, site_class, weighed, shared, params
     )
-    area_busy = _area_busy_share(f, site_class, lower, params)
-    returning = weighed & (
-        (area_one_time >= params.returning_area_one_time_share)
-        | (lower & (area_busy >= params.returning_busy_share))
-    )
-    neighbours_visit = shared & ~returning & (area_one_time >= params.returning_area_one_time_share)
+    # ...weighed again against the public sites still standing: the homes just held back no
+    # longer pull the norm down (a block of visited homes is its own neighbourhood's norm)
+    for _ in range(params.area_norm_passes - 1):
+        held = among_homes | repeat_among_homes | visited_among_homes | returning | neighbours_visit
+        again = (weighed | shared) & ~held
+        if not again.any():
+            break
+        more = _area_rules(
+            f, np.where(held, "unconfirmed", site_class), weighed & again, shared & again, params
+        )
+        returning, neighbours_visit = returning | more[0], neighbours_visit | more[1]
+        area_one_time = np.where(again, more[2], area_one_time)
+        area_busy = np.where(again, more[3], area_busy)
     held_back = (
         among_homes | repeat_among_homes | visited_among_homes | returning | neighbours_visit
     )
@@ -675,6 +678,32 @@ def _residential_odds(f: pd.DataFrame, site_class: np.ndarray) -> tuple[np.ndarr
     n_res = count_in_disks(cells[site_class == "residential"], cells, LOCAL_RING)
     n_pub = count_in_disks(cells[site_class == "public"], cells, LOCAL_RING)
     return n_res / np.maximum(n_pub, 1.0), n_res
+
+
+def _area_rules(
+    f: pd.DataFrame,
+    site_class: np.ndarray,
+    weighed: np.ndarray,
+    shared: np.ndarray,
+    params: ClassifyParams,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``returning_where_public_is_new`` and ``drivers_share_a_site`` for their candidates
+    (``weighed``, ``shared``) against the public sites of ``site_class``: the two flags, then
+    ``area_one_time_share`` and ``area_busy_share`` (NaN where not weighed)."""
+    area_one_time = _area_one_time_share(f, site_class, weighed | shared, params)
+    # ...and a little lower where most public chargers around are busy: a dense fleet's city
+    lower = (
+        weighed
+        & (area_one_time >= params.returning_busy_area_one_time_share)
+        & (area_one_time < params.returning_area_one_time_share)
+    )
+    area_busy = _area_busy_share(f, site_class, lower, params)
+    returning = weighed & (
+        (area_one_time >= params.returning_area_one_time_share)
+        | (lower & (area_busy >= params.returning_busy_share))
+    )
+    visit = shared & ~returning & (area_one_time >= params.returning_area_one_time_share)
+    return returning, visit, area_one_time, area_busy
 
 
 def _area_one_time_share(

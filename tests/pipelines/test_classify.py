@@ -1764,6 +1764,37 @@ def test_returning_users_amid_busy_chargers_are_held_back_at_a_lower_norm():
     assert _classify(*groups, homes=("a", "b", "z"), params=off).loc[0, "site_class"] == "public"
 
 
+def test_a_block_of_visited_homes_is_not_its_own_norm():
+    """Eleven homes 500 m apart (0 to 5 km east) that the same kind of friends visit (seven
+    friends, three back: one-time share 0.57, all sleeping elsewhere), amid a row of 86 small
+    public chargers every 200 m from -6 km to +11 km where ten drivers plug in once each.
+
+    Expected: the outer homes see at most nine homes among their 40 nearest small public-
+    looking sites, so the 25th-percentile one-time share there is a charger's (>= 0.89) and
+    they are held back (returning_where_public_is_new) in the first pass. The middle one
+    (2.5 km) sees all eleven: its norm is a home's 0.57, and with ``area_norm_passes`` 1 it
+    stays ``public``. With 2 (the default) the norm is taken again without the held-back
+    homes: 1.0, and it is held back too. Every charger stays ``public``.
+    """
+    ten = _sessions([f"d{i}" for i in range(10)], range(10), 12.5, 2.0)
+    friends = _sessions([f"f{i}" for i in [*range(7), 0, 1, 2]], [*range(7), 7, 8, 9],
+                        12.5, 2.0)  # fmt: skip
+
+    def named(g: pd.DataFrame, tag: str) -> pd.DataFrame:
+        return g.assign(vehicle=tag + g["vehicle"].astype(str))
+
+    groups = [(named(friends, f"a{j}-"), 500.0 * j) for j in range(11)]
+    groups += [(named(ten, f"c{k}-"), -5900.0 + 200.0 * k) for k in range(86)]
+    once = _classify(*groups, homes=("a",), params=replace(PARAMS, area_norm_passes=1))
+    assert once.loc[5, "area_one_time_share"].round(2) == 0.57
+    assert once.loc[5, "site_class"] == "public"
+    assert (once.loc[[*range(5), *range(6, 11)], "site_class"] == "unconfirmed").all()
+    out = _classify(*groups, homes=("a",))
+    assert out.loc[5, "area_one_time_share"] == 1.0
+    assert (out.loc[0:10, "reasons"] == "returning_where_public_is_new").all()
+    assert (out.loc[11:96, "site_class"] == "public").all()
+
+
 def test_home_whose_visitors_all_charge_at_one_local_charger_is_held_back():
     """A row of 40 small public chargers 200 m apart where ten drivers plug in once each around
     midday (a dense fleet's city: one-time share 1.0 everywhere). Near its end, 8 km east:
