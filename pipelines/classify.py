@@ -531,21 +531,16 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     )
     # ...and, wherever public chargers of its size draw almost only new drivers, so is a small
     # one whose users come back: a home friends visit (a smaller fleet's favourites: not there)
+    not_yet = slow_public & ~among_homes & ~repeat_among_homes & ~visited_among_homes
     weighed = (
-        slow_public
-        & ~among_homes
-        & ~repeat_among_homes
-        & ~visited_among_homes
+        not_yet
         & (f["sessions"].to_numpy() < params.returning_max_sessions)
         & (f["one_time_vehicle_share"].to_numpy() < params.returning_max_one_time_share)
     )
     # ...and so is a small one most of whose drivers also charge at one same other site, one of
     # them coming back: a home its neighbours visit (a public charger's come from all around)
     shared = (
-        slow_public
-        & ~among_homes
-        & ~repeat_among_homes
-        & ~visited_among_homes
+        not_yet
         & (f["sessions"].to_numpy() < params.shared_site_max_sessions)
         & (f["shared_site_share"].to_numpy() >= params.shared_site_min_share)
         & (f["one_time_vehicle_share"].to_numpy() < 1.0)
