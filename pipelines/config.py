@@ -507,6 +507,9 @@ class ClassifyParams:
     #: without the "comes back" condition 4- and 5-driver stations were lost as well. Smaller
     #: fleets identical (the percentile never reaches 0.85 there); held out 60k h184 6 -> 6,
     #: h185 3 -> 2, 3,000-vehicle h186 identical. shared_site_min_share > 1 turns it off
+    shared_site_max_sessions: int = 30
+    shared_site_min_share: float = 0.67
+    shared_site_top_share: float = 0.15
     #: how many times those two rules are weighed: after the first, the norms are taken again
     #: over the public sites still standing, so that the homes just held back no longer pull
     #: them down (a block of homes its neighbours visit is otherwise its own norm). 1: once.
@@ -514,9 +517,6 @@ class ClassifyParams:
     #: 2, h120 7 -> 4), one station lost (h128 .9794 -> .9773); held out 60k h184 6 -> 4,
     #: h185 identical; 87 smaller fleets and 3,000-vehicle h186 identical
     area_norm_passes: int = 2
-    shared_site_max_sessions: int = 30
-    shared_site_min_share: float = 0.67
-    shared_site_top_share: float = 0.15
     #: residential: where >= beside_charger_local_rate sessions a day are plugged in within
     #: ~1 km, a public-looking site within beside_charger_m of a public site with >=
     #: beside_charger_ratio times its sessions, where vehicles that sleep here do >=
