@@ -329,6 +329,7 @@ def build_report(
         "sites_found": found["sites_found"],
         "sites_split_from_residences": found["sites_split_from_residences"],
         "sites_joined_as_fragments": found["sites_joined_as_fragments"],
+        "poor_fixes_placed": found["poor_fixes_placed"],
         "sites_published": ident["sites_published"],
         "sites_new": ident["sites_new"],
         "sites_stale": ident["sites_stale"],

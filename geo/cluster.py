@@ -41,11 +41,11 @@ from typing import Any
 import h3
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, spmatrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from geo.distance import chord_from_m, unit_vectors_to_latlng
+from geo.distance import chord_from_m, m_from_chord, unit_vectors_to_latlng
 from geo.h3cells import cell_to_parent, grid_disk_parents, latlng_to_cells
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "dbscan_weighted",
     "halo_resolution",
     "join_thin_pairs",
+    "likeliest_sites",
     "order_labels",
     "rescue_noise",
     "run_partitions",
@@ -228,6 +229,95 @@ def rescue_noise(
     _, rank = np.unique(sub[keep], return_inverse=True)  # sub is numbered by smallest position
     out[noise[keep]] = out.max(initial=-1) + 1 + rank.ravel()
     return out
+
+
+def likeliest_sites(
+    xyz: npt.ArrayLike,
+    sigma_m: npt.ArrayLike,
+    site_xyz: npt.ArrayLike,
+    site_weight: npt.ArrayLike,
+    reach: float,
+    nearest: int = 8,
+    own: spmatrix | None = None,
+) -> IntArray:
+    """The site each point most likely came from, given its own position error; ``-1`` where
+    no site is within ``reach`` times that error.
+
+    Among the ``nearest`` sites within ``reach * sigma_m`` of a point, the one with the
+    largest ``weight * exp(-d**2 / (2 * sigma**2))``: a poor fix 30 m from a quiet station
+    with nothing else near belongs to it; one between a busy charger and a home 45 m from it
+    belongs to the charger unless it lies much nearer the home. Where ``own`` gives a point
+    positive weights at sites within reach, only those sites and weights count. Ties go to the
+    lower site position.
+
+    Parameters
+    ----------
+    xyz : array_like
+        Unit vectors (n, 3) of the points.
+    sigma_m : array_like
+        Each point's position error (metres, > 0), e.g. its reported GPS accuracy.
+    site_xyz, site_weight : array_like
+        Unit vectors (k, 3) of the sites and their weights (k,), e.g. sessions.
+    reach : float
+        Largest distance, in sigmas, from a point to its site.
+    nearest : int, default 8
+        Sites weighed per point.
+    own : scipy.sparse matrix (n, k), optional
+        Each point's own weight of each site, e.g. its vehicle's other sessions there: a
+        garage resident's poor fix goes back to the garage, not to the busier charger beside
+        it.
+
+    Returns
+    -------
+    int64 ndarray
+        Position in ``site_xyz`` of each point's site, ``-1`` where none is within reach.
+
+    Examples
+    --------
+    A point 30 m from a 5-session site with a 20 m error belongs to it; with a 5 m error to
+    none. A point 24 m from a 5-session site and 26 m from a 500-session one belongs to the
+    busy one, unless it is known at the quiet one.
+
+    >>> from scipy.sparse import csr_matrix
+    >>> from geo.distance import unit_vectors
+    >>> dy = 1 / 111_195  # a metre of latitude
+    >>> sites = unit_vectors(42.0 + dy * np.array([0.0, 50.0, 200.0]), np.full(3, -71.0))
+    >>> pts = unit_vectors(42.0 + dy * np.array([230.0, 230.0, 24.0]), np.full(3, -71.0))
+    >>> likeliest_sites(pts, [20.0, 5.0, 20.0], sites, [5, 500, 5], 2.0)
+    array([ 2, -1,  1])
+    >>> own = csr_matrix(([3.0], ([2], [0])), shape=(3, 3))
+    >>> likeliest_sites(pts, [20.0, 5.0, 20.0], sites, [5, 500, 5], 2.0, own=own)
+    array([ 2, -1,  0])
+    >>> likeliest_sites(np.empty((0, 3)), [], sites, [5, 500, 5], 2.0)
+    array([], dtype=int64)
+    """
+    v = np.ascontiguousarray(xyz, dtype=np.float64).reshape(-1, 3)
+    sigma = np.asarray(sigma_m, dtype=np.float64).ravel()
+    s = np.ascontiguousarray(site_xyz, dtype=np.float64).reshape(-1, 3)
+    out = np.full(len(v), -1, dtype=np.int64)
+    if len(v) == 0 or len(s) == 0:
+        return out
+    k = min(int(nearest), len(s))
+    bound = float(chord_from_m(reach * float(sigma.max())))
+    dist, idx = cKDTree(s).query(v, k=k, distance_upper_bound=bound)
+    dist, idx = dist.reshape(len(v), k), idx.reshape(len(v), k)
+    found = np.isfinite(dist)
+    idx = np.where(found, idx, 0)  # missing neighbours come back as len(s)
+    d = m_from_chord(np.where(found, dist, 0.0))
+    ok = found & (d <= reach * sigma[:, None])
+    weight = np.asarray(site_weight, dtype=np.float64).ravel()[idx]
+    if own is not None:
+        rows = np.repeat(np.arange(len(v)), k)
+        mine = np.asarray(own.tocsr()[rows, idx.ravel()], dtype=np.float64).reshape(-1, k)
+        mine = np.where(ok, mine, 0.0)
+        known = (mine > 0).any(axis=1, keepdims=True)
+        weight = np.where(known, mine, weight)
+        ok &= ~known | (mine > 0)
+    with np.errstate(divide="ignore"):
+        score = np.where(ok, np.log(weight) - d**2 / (2.0 * sigma[:, None] ** 2), -np.inf)
+    best = np.lexsort((np.where(ok, idx, len(s)), -score), axis=1)[:, 0]  # ties: lower site
+    row = np.arange(len(v))
+    return np.where(ok[row, best], idx[row, best], -1).astype(np.int64)
 
 
 def join_thin_pairs(

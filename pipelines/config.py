@@ -129,6 +129,15 @@ class ClusterParams:
     #: and held-out fleets unchanged or better; 30 m cost a held-out 400-vehicle fleet 1.3
     #: recall points (docs/quality.md)
     max_gps_accuracy_m: float = 40.0
+    #: after clustering, every usable session reporting at least poor_fix_accuracy_m of GPS
+    #: error goes to the likeliest site within poor_fix_reach times that error: its vehicle's
+    #: own site there if any, else by sessions and distance (pipelines.sites.place_poor_fixes;
+    #: 0 turns it off). A quiet station's poor fixes, noise at eps 15 m, cost it drivers; a busy
+    #: charger's, clustered on the home beside it, gave the home strangers. Dense 60k tuning
+    #: fleets private 75 -> 67, held-out h196 4 -> 0 and h197 1 -> 0; small fleets missed
+    #: stations -7 % in sum (docs/clustering.md, step 8)
+    poor_fix_accuracy_m: float = 15.0
+    poor_fix_reach: float = 2.0
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from pipelines.keys import load_signing_key
 from pipelines.publish import publish_day
 from pipelines.refine import refine_sites
 from pipelines.registry import match_registry
-from pipelines.sites import session_labels
+from pipelines.sites import place_poor_fixes, session_labels
 
 CLASSIFIED = "classified.parquet"
 PUBLISHED = "published.parquet"
@@ -62,7 +62,10 @@ def discover(lake: str | Path, day: str, settings: Settings) -> dict[str, Any]:
         sites, cell_labels, stats = find_sites_incremental(
             str(lake), day, settings.window_days, settings.cluster, mapper=mapper
         )
-    labels = session_labels(sessions, settings.cluster, cell_labels)
+    clustered = session_labels(sessions, settings.cluster, cell_labels)
+    # each poor fix to the site it most likely came from (a station's fringe, not a home's)
+    sites, labels = place_poor_fixes(sessions, clustered, sites, settings.cluster)
+    placed = int((labels != clustered).sum())
     features = site_features(sessions, labels, sites, settings.classify)
     classified = classify_sites(features, settings.classify)
     # a residence chained with the charger next to it split off, a station's fringe of poor
@@ -89,6 +92,7 @@ def discover(lake: str | Path, day: str, settings: Settings) -> dict[str, Any]:
         "window": [first, last],
         "sessions_in_window": len(sessions),
         "sessions_clustered": int((labels >= 0).sum()),
+        "poor_fixes_placed": placed,
         "clustering": {k: v for k, v in stats.items() if k in ("seconds", "micro_points")},
         "sites_found": len(classified),
         "sites_split_from_residences": refined.split,

@@ -67,6 +67,8 @@ def test_report_accounts_for_every_row(sample_run, sample_date):
     for key in ("rows_read", "sites_found", "sites_published", "sites_excluded", "stage_seconds"):
         assert key in on_disk
     assert report["landing_days_ingested"] == [sample_date]
+    # the sample's 12 % poor fixes: some move to the site they most likely came from
+    assert 0 < on_disk["poor_fixes_placed"] < on_disk["sessions_in_window"]
 
 
 def test_published_geojson_follows_the_contract(sample_run, sample_date):

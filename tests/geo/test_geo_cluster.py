@@ -16,6 +16,7 @@ from geo.cluster import (
     cluster_partitions,
     cluster_points,
     dbscan_weighted,
+    likeliest_sites,
     order_labels,
     split_partitions,
     stitch,
@@ -177,3 +178,25 @@ def test_order_labels_by_centroid_cell() -> None:
     key = latlng_to_cells([10.0, 50.0], [10.0, 8.0], 15)
     assert order.tolist() == np.argsort(key).tolist()
     assert new[3] == -1 and new[0] == new[1] != new[2]
+
+
+def test_likeliest_sites_weigh_sites_by_weight_and_distance() -> None:
+    """Sites A (10 sessions) at 0 m and B (10) at 40 m north, C (1,000) 40 m east of A. Points
+    with a 20 m sigma, reach 2 sigma (40 m): P1 at 18 m north (A, the nearer of two equals);
+    P2 at 30 m north (B); P3 at 18 m east (C, 100 times busier, though A is nearer); P4 80 m
+    south (nothing within 40 m). With a 5 m sigma (reach 10 m) none is attached.
+
+    Expected: [0, 1, 2, -1]; [-1, -1, -1, -1] with 5 m; all -1 without sites.
+    """
+    dy = 1 / 111_195
+    dx = dy / np.cos(np.radians(42.0))
+    sites = unit_vectors(
+        42.0 + dy * np.array([0.0, 40.0, 0.0]), -71.0 + dx * np.array([0, 0, 40.0])
+    )
+    pts = unit_vectors(
+        42.0 + dy * np.array([18.0, 30.0, 0.0, -80.0]), -71.0 + dx * np.array([0, 0, 18.0, 0])
+    )
+    got = likeliest_sites(pts, np.full(4, 20.0), sites, [10, 10, 1000], 2.0)
+    assert got.tolist() == [0, 1, 2, -1]
+    assert likeliest_sites(pts, np.full(4, 5.0), sites, [10, 10, 1000], 2.0).tolist() == [-1] * 4
+    assert likeliest_sites(pts, np.full(4, 20.0), sites[:0], [], 2.0).tolist() == [-1] * 4

@@ -8,7 +8,7 @@ import pytest
 
 from pipelines.config import ClusterParams
 from pipelines.schema import SITE_CORE_COLUMNS
-from pipelines.sites import find_sites, summarise_labels
+from pipelines.sites import find_sites, place_poor_fixes, summarise_labels
 
 M_PER_DEG_LAT = 111_195.08  # metres per degree of latitude on the 6_371_008.8 m sphere
 
@@ -241,3 +241,90 @@ def test_quiet_station_in_two_groups_is_one_site():
     assert len(set(labels[:6])) == 1 and labels[0] >= 0
     off, _ = find_sites(_sessions(rows), ClusterParams(join_thin_m=0.0))
     assert list(off["sessions"]) == [3] * 5
+
+
+def test_poor_fixes_of_a_quiet_station_join_it():
+    """A quiet AC station: four vehicles within 4 m of it (five sessions, one site), and a
+    fifth vehicle whose
+    only session is a poor fix 28 m north reporting 22 m accuracy (noise at eps 15 m, too few
+    for the rescue); a lone sharp fix (5 m accuracy) 28 m south, somewhere else; and a poor fix
+    (25 m) 200 m east, near nothing. As on simulated 400-vehicle fleets (seeds 134, 98, 169,
+    170) where a station's five drivers became four and the site a "household".
+
+    Expected: the poor fix joins the station (6 sessions, 5 vehicles, position unchanged); the
+    sharp fix and the far one stay noise. With ``poor_fix_reach=0``: 4 vehicles.
+    """
+    d = 1 / M_PER_DEG_LAT
+    lon_m = M_PER_DEG_LAT * np.cos(np.radians(36.0))
+    rows = [(v, "2026-11-02", 36.0 + k * d, 140.0, 7.0, 5.0) for k, v in enumerate("abcda")]
+    rows += [
+        ("e", "2026-11-03", 36.0 + 28 * d, 140.0, 7.0, 22.0),
+        ("f", "2026-11-04", 36.0 - 28 * d, 140.0, 7.0, 5.0),
+        ("g", "2026-11-05", 36.0, 140.0 + 200 / lon_m, 7.0, 25.0),
+    ]
+    sessions = _sessions(rows)
+    p = ClusterParams()
+    sites, labels = find_sites(sessions, p)
+    assert len(sites) == 1 and sites.loc[0, "vehicles"] == 4
+    out, lab = place_poor_fixes(sessions, labels, sites, p)
+    assert lab.tolist() == [0, 0, 0, 0, 0, 0, -1, -1]
+    assert (out.loc[0, "sessions"], out.loc[0, "vehicles"]) == (6, 5)
+    assert out[["lat", "lon"]].equals(sites[["lat", "lon"]])
+    assert out.loc[0, "last_seen"] == "2026-11-03"
+    off, off_lab = place_poor_fixes(sessions, labels, sites, ClusterParams(poor_fix_reach=0.0))
+    assert off.loc[0, "vehicles"] == 4 and (off_lab == labels).all()
+
+
+def test_a_busy_chargers_poor_fixes_do_not_reach_the_home_beside_it():
+    """A home 50 m north of a busy charger: the household's 8 sessions at the home, 60 drivers
+    at the charger (all within 3 m), and four of the charger's drivers' poor fixes (24 m
+    accuracy) 28 m north of it and 8 or 24 m east or west, 16 m apart (noise; the fringe the
+    rescue leaves alone): nearer the home (23-33 m) than the charger (29-37 m). Each could be
+    either's; the charger, 7.5 times busier, is the likelier.
+
+    Expected: two sites; the four poor fixes join the charger (64 sessions, 60 vehicles); the
+    home keeps its 8 sessions and its one vehicle.
+    """
+    d = 1 / M_PER_DEG_LAT
+    lon_m = M_PER_DEG_LAT * np.cos(np.radians(36.0))
+    rows = [("home", f"2026-11-{i + 1:02d}", 36.0 + 50 * d, 140.0, 7.0, 5.0) for i in range(8)]
+    rows += [(f"p{i}", "2026-11-02", 36.0 + (i % 3) * d, 140.0, 7.0, 5.0) for i in range(60)]
+    rows += [(f"p{i}", "2026-11-03", 36.0 + 28 * d, 140.0 + x / lon_m, 7.0, 24.0)
+             for i, x in enumerate([-24, -8, 8, 24])]  # fmt: skip
+    sessions = _sessions(rows)
+    p = ClusterParams()
+    sites, labels = find_sites(sessions, p)
+    assert sorted(sites["sessions"]) == [8, 60] and (labels[-4:] == -1).all()
+    out, lab = place_poor_fixes(sessions, labels, sites, p)
+    by_size = out.sort_values("sessions")
+    assert by_size["sessions"].tolist() == [8, 64]
+    assert by_size["vehicles"].tolist() == [1, 60]
+    assert len(set(lab[-4:])) == 1 and lab[-1] == lab[10]
+
+
+def test_a_residents_poor_fix_goes_back_to_its_garage_not_the_busier_charger():
+    """An apartment garage 45 m north of a busy charger: 8 residents with 3 sessions each at
+    the garage, 100 sessions of 60 drivers at the charger. Three residents' poor fixes (24 m
+    accuracy) land 25 m north of the charger, 16 m apart east-west (noise): 20-25 m from the
+    garage, 25-32 m from the charger. By site weight alone the charger, four times busier,
+    would be likelier; but these vehicles plug in at the garage and never at the charger.
+
+    Expected: the three fixes join the garage (27 sessions, 8 vehicles); the charger keeps 100
+    sessions and 60 vehicles (no resident among its drivers).
+    """
+    d = 1 / M_PER_DEG_LAT
+    lon_m = M_PER_DEG_LAT * np.cos(np.radians(36.0))
+    rows = [(f"p{i % 60}", "2026-11-02", 36.0 + (i % 3) * d, 140.0, 7.0, 5.0) for i in range(100)]
+    rows += [(f"r{i % 8}", f"2026-11-{1 + i // 8:02d}", 36.0 + (45 + i % 3) * d, 140.0, 7.0, 5.0)
+             for i in range(24)]  # fmt: skip
+    rows += [(f"r{i}", "2026-11-05", 36.0 + 25 * d, 140.0 + x / lon_m, 7.0, 24.0)
+             for i, x in enumerate([-16, 0, 16])]  # fmt: skip
+    sessions = _sessions(rows)
+    p = ClusterParams()
+    sites, labels = find_sites(sessions, p)
+    assert sorted(sites["sessions"]) == [24, 100] and (labels[-3:] == -1).all()
+    out, lab = place_poor_fixes(sessions, labels, sites, p)
+    by_size = out.sort_values("sessions")
+    assert by_size["sessions"].tolist() == [27, 100]
+    assert by_size["vehicles"].tolist() == [8, 60]
+    assert (lab[-3:] == lab[100]).all()
