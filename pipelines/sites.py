@@ -525,13 +525,20 @@ def place_poor_fixes(
         own=_own_sessions(sessions["vehicle"], np.where(poor, -1, lab), cand, clusters),
     )
     new = np.where(at >= 0, clusters[np.maximum(at, 0)], lab[cand])
-    if (new == lab[cand]).all():
+    moved = new != lab[cand]
+    if not moved.any():
         return sites, lab
+    touched = np.unique(np.r_[lab[cand][moved], new[moved]])
     lab[cand] = new
-    out = summarise_labels(sessions, lab, params)
-    pos = sites.set_index("cluster")[["lat", "lon"]].reindex(out["cluster"].to_numpy())
-    out["lat"], out["lon"] = pos["lat"].to_numpy(), pos["lon"].to_numpy()
-    return out, lab
+    # only the sites that gave or took a fix are summarised again
+    part = summarise_labels(
+        sessions, np.where(np.isin(lab, touched[touched >= 0]), lab, -1), params
+    )
+    pos = sites.set_index("cluster")[["lat", "lon"]].reindex(part["cluster"].to_numpy())
+    part["lat"], part["lon"] = pos["lat"].to_numpy(), pos["lon"].to_numpy()
+    kept = sites[~sites["cluster"].isin(touched)]
+    out = pd.concat([kept, part], ignore_index=True)
+    return out.sort_values("cluster", kind="stable").reset_index(drop=True), lab
 
 
 def _own_sessions(
