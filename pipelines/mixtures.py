@@ -14,7 +14,10 @@ sessions to a site of their own when all of these hold:
 * everyone else is ``>= split_min_vehicles`` vehicles plugging in within a median
   ``split_max_spread_m`` of their own mean: one charger, not a row of homes;
 * ``>= split_min_one_time_share`` of them came once: a charger's users (on the simulator over
-  two weeks, >= 0.91 for all but one station); a neighbour's friends come back;
+  two weeks, >= 0.91 for all but one station); a neighbour's friends come back. Not needed
+  in a quiet area (``local_sessions_per_day < busy_area_sessions_per_day``) when they plug in
+  ``>= split_far_offset_m`` from the sleepers: guests plug in where their hosts do, and over
+  weeks a quiet charger's locals come back too;
 * when a sleeper's own mean position lies within ``split_guest_gap_m`` of theirs, they may be
   that household's guests, so ``>= split_guest_min_vehicles`` are needed.
 * amid a dense fleet (``local_sessions_per_day >= busy_area_sessions_per_day``) the site is
@@ -141,12 +144,16 @@ def _to_split(
             & (classified["local_sessions_per_day"] >= p.busy_area_sessions_per_day)
         )
     excluded[classified["cluster"].to_numpy(np.int64)] = eligible.to_numpy()
+    quiet = np.zeros(k, dtype=bool)
+    quiet[classified["cluster"].to_numpy(np.int64)] = (
+        classified["local_sessions_per_day"] < p.busy_area_sessions_per_day
+    ).to_numpy()
     split = (
         excluded
         & (offset >= p.split_offset_m)
         & (others >= p.split_min_vehicles)
         & (spread <= p.split_max_spread_m)
-        & (one_time >= p.split_min_one_time_share)
+        & ((one_time >= p.split_min_one_time_share) | (offset >= p.split_far_offset_m) & quiet)
         & ~((gap < p.split_guest_gap_m) & (others < p.split_guest_min_vehicles))
     )
     return split, movers & split[np.maximum(lab, 0)]

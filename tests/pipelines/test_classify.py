@@ -1583,13 +1583,14 @@ def _split(*groups: tuple[pd.DataFrame, float], homes: tuple[str, ...]):
 
 
 def home_chained_with_charger(
-    rng: np.random.Generator, visits: int = 1, guests_of_b: int = 0
+    rng: np.random.Generator, visits: int = 1, guests_of_b: int = 0, east_m: float = 35.0
 ) -> pd.DataFrame:
     """The household of :func:`home_sessions` (no passers-by) at the origin, chained into one
-    site with a quiet public AC charger 35 m east: 12 drivers plugging in there ``visits``
-    times each by day (1-2 h), fixes within 3 m. With ``guests_of_b``, the charger is another
-    home instead: its car ``b-own`` sleeps there every other night and that many friends
-    drop by once each (they are named ``pub-`` too: they sleep elsewhere)."""
+    site with a quiet public AC charger ``east_m`` east: 12 drivers plugging in there
+    ``visits`` times each by day (1-2 h), fixes within 3 m. With ``guests_of_b``, the
+    charger is another home instead: its car ``b-own`` sleeps there every other night and
+    that many friends drop by once each (they are named ``pub-`` too: they sleep
+    elsewhere)."""
     home = home_sessions(rng)
     home = home[home["vehicle"].str.startswith("home-")]
     n = 12 if not guests_of_b else guests_of_b
@@ -1600,7 +1601,7 @@ def home_chained_with_charger(
         own = np.arange(0, 40, 2)
         there = pd.concat([there, _sessions(["b-own"] * own.size, own, 20.0, 10.0)])
     jitter = rng.uniform(-3, 3, len(there)) / M_PER_DEG
-    there = _east(there.assign(lat=there["lat"] + jitter), 35.0)
+    there = _east(there.assign(lat=there["lat"] + jitter), east_m)
     return pd.concat([home, there], ignore_index=True)
 
 
@@ -1629,22 +1630,50 @@ def test_charger_chained_with_a_home_is_split_off_and_published():
 
 
 @pytest.mark.parametrize(
-    ("visits", "guests_of_b", "why"),
+    ("visits", "guests_of_b", "east_m", "why"),
     [
-        (3, 0, "its 12 drivers came back (one-time share 0 < 0.9): a neighbour's friends do too"),
-        (1, 6, "6 one-time drivers where the second home's car plugs in: that home's guests"),
+        (3, 0, 15.0, "its 12 drivers came back (one-time share 0 < 0.9) and plug in 15 m from "
+         "the household (< split_far_offset_m): a neighbour's friends could"),
+        (1, 6, 35.0, "6 one-time drivers where the second home's car plugs in: its guests"),
     ],
-)
-def test_mixture_is_not_split_when_the_others_look_like_guests(visits, guests_of_b, why):
+)  # fmt: skip
+def test_mixture_is_not_split_when_the_others_look_like_guests(visits, guests_of_b, east_m, why):
     """Expected: no split, the site stays ``residential``, labels unchanged, for the reason
     in ``why``; each case splits with its gate off (split_min_one_time_share 0, split_guest_gap_m
-    0). A charger of regulars chained with a home therefore stays unpublished: the gate
-    prefers a missed charger to a published home."""
-    merged = home_chained_with_charger(np.random.default_rng(22), visits, guests_of_b)
+    0). A charger of regulars chained with a home 12-20 m away therefore stays unpublished:
+    the gate prefers a missed charger to a published home."""
+    merged = home_chained_with_charger(np.random.default_rng(22), visits, guests_of_b, east_m)
     before, sites, labels, after = _split((merged, 0.0), homes=("pub-",))
     assert before.loc[0, "site_class"] == "residential", why
     assert sites["cluster"].tolist() == [0, 1] and (labels[: len(merged)] == 0).all()
     assert after.loc[0, "site_class"] == "residential"
+
+
+def test_charger_of_regulars_far_from_the_home_is_split_off():
+    """The home and charger of :func:`home_chained_with_charger`, 35 m apart, the 12 drivers
+    coming back three times each (one-time share 0): as on 3,000-vehicle fleets (h86, h106,
+    h121, h161), where a quiet charger's locals return and a home or garage 20-40 m away
+    chained with it. Guests plug in where their hosts do; 35 m from every sleeper's mean
+    position (>= ``split_far_offset_m``, 20 m) is a place of its own.
+
+    Expected: the site split, the 12 drivers' 36 sessions a site of their own, ``public``;
+    with ``split_far_offset_m`` 40, not split; amid a dense fleet (a busy charger 300 m off),
+    where a charger's users come once and a home's friends are who comes back, not split
+    (dense h164 published a visited home so).
+    """
+    merged = home_chained_with_charger(np.random.default_rng(22), visits=3)
+    before, _, _, after = _split((merged, 0.0), homes=("pub-",))
+    assert before.loc[0, "site_class"] == "residential"
+    new = after.set_index("cluster").loc[2]
+    assert (new.sessions, new.vehicles, new.site_class) == (36, 12, "public")
+    sessions, labels, _ = _sites((merged, 0.0), homes=("pub-",))
+    far = replace(PARAMS, split_far_offset_m=40.0)
+    out, _ = split_mixtures(sessions, labels, before, ClusterParams(), far)
+    assert out["cluster"].tolist() == [0, 1]
+    busy = (busy_neighbourhood_sessions(np.random.default_rng(4), days=40), 300.0)
+    dense_before, dense_sites, _, _ = _split((merged, 0.0), busy, homes=("pub-",))
+    assert dense_before.loc[0, "local_sessions_per_day"] >= PARAMS.busy_area_sessions_per_day
+    assert dense_sites["cluster"].tolist() == dense_before["cluster"].tolist()  # not split
 
 
 def test_garage_is_not_split_from_the_drivers_who_plug_in_beside_it():
