@@ -275,6 +275,15 @@ def test_poor_fixes_of_a_quiet_station_join_it():
     assert off.loc[0, "vehicles"] == 4 and (off_lab == labels).all()
 
 
+def _clustered_then_placed(rows: list[tuple]):
+    """find_sites, then place_poor_fixes: (sites, labels before, sites after sorted by
+    sessions, labels after)."""
+    sessions, p = _sessions(rows), ClusterParams()
+    sites, labels = find_sites(sessions, p)
+    out, lab = place_poor_fixes(sessions, labels, sites, p)
+    return sites, labels, out.sort_values("sessions"), lab
+
+
 def test_a_busy_chargers_poor_fixes_do_not_reach_the_home_beside_it():
     """A home 50 m north of a busy charger: the household's 8 sessions at the home, 60 drivers
     at the charger (all within 3 m), and four of the charger's drivers' poor fixes (24 m
@@ -291,12 +300,8 @@ def test_a_busy_chargers_poor_fixes_do_not_reach_the_home_beside_it():
     rows += [(f"p{i}", "2026-11-02", 36.0 + (i % 3) * d, 140.0, 7.0, 5.0) for i in range(60)]
     rows += [(f"p{i}", "2026-11-03", 36.0 + 28 * d, 140.0 + x / lon_m, 7.0, 24.0)
              for i, x in enumerate([-24, -8, 8, 24])]  # fmt: skip
-    sessions = _sessions(rows)
-    p = ClusterParams()
-    sites, labels = find_sites(sessions, p)
+    sites, labels, by_size, lab = _clustered_then_placed(rows)
     assert sorted(sites["sessions"]) == [8, 60] and (labels[-4:] == -1).all()
-    out, lab = place_poor_fixes(sessions, labels, sites, p)
-    by_size = out.sort_values("sessions")
     assert by_size["sessions"].tolist() == [8, 64]
     assert by_size["vehicles"].tolist() == [1, 60]
     assert len(set(lab[-4:])) == 1 and lab[-1] == lab[10]
@@ -319,12 +324,8 @@ def test_a_residents_poor_fix_goes_back_to_its_garage_not_the_busier_charger():
              for i in range(24)]  # fmt: skip
     rows += [(f"r{i}", "2026-11-05", 36.0 + 25 * d, 140.0 + x / lon_m, 7.0, 24.0)
              for i, x in enumerate([-16, 0, 16])]  # fmt: skip
-    sessions = _sessions(rows)
-    p = ClusterParams()
-    sites, labels = find_sites(sessions, p)
+    sites, labels, by_size, lab = _clustered_then_placed(rows)
     assert sorted(sites["sessions"]) == [24, 100] and (labels[-3:] == -1).all()
-    out, lab = place_poor_fixes(sessions, labels, sites, p)
-    by_size = out.sort_values("sessions")
     assert by_size["sessions"].tolist() == [27, 100]
     assert by_size["vehicles"].tolist() == [8, 60]
     assert (lab[-3:] == lab[100]).all()
