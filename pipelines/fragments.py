@@ -23,7 +23,7 @@ import pandas as pd
 from geo.neighbours import nearest_heavier
 from pipelines.config import ClassifyParams, ClusterParams
 from pipelines.schema import SITE_CORE_COLUMNS
-from pipelines.sites import summarise_labels
+from pipelines.sites import resummarise
 
 __all__ = ["join_fragments"]
 
@@ -80,8 +80,6 @@ def join_fragments(
     into = np.arange(k)
     into[ids[joined]] = ids[target[joined]]
     out = np.where(lab >= 0, into[np.maximum(lab, 0)], lab)
-    receiving = np.isin(out, ids[target[joined]])
-    parts = summarise_labels(sessions, np.where(receiving, out, -1), cluster)
-    kept = sites[~sites["cluster"].isin(np.r_[ids[joined], parts["cluster"]])]
-    merged = pd.concat([kept, parts], ignore_index=True)
-    return merged.sort_values("cluster", kind="stable").reset_index(drop=True), out
+    # the joined sites are gone from `out` and drop out; those receiving them are summed anew
+    touched = np.r_[ids[joined], ids[target[joined]]]
+    return resummarise(sessions, out, sites, touched, cluster), out

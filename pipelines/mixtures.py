@@ -46,7 +46,7 @@ from geo.distance import haversine_m, unit_vectors
 from pipelines.classify import session_roles
 from pipelines.config import ClassifyParams, ClusterParams
 from pipelines.schema import SITE_CORE_COLUMNS
-from pipelines.sites import summarise_labels
+from pipelines.sites import resummarise
 
 __all__ = ["SPLIT_FROM", "split_mixtures"]
 
@@ -98,11 +98,8 @@ def split_mixtures(
     new[split] = k + np.arange(int(split.sum()))
     out = lab.copy()
     out[movers] = new[lab[movers]]
-    changed = np.isin(out, np.r_[np.flatnonzero(split), new[split]])
-    parts = summarise_labels(sessions, np.where(changed, out, -1), cluster)
-    kept = sites[~sites["cluster"].isin(parts["cluster"])]
-    merged = pd.concat([kept, parts], ignore_index=True)
-    return merged.sort_values("cluster", kind="stable").reset_index(drop=True), out
+    touched = np.r_[np.flatnonzero(split), new[split]]
+    return resummarise(sessions, out, sites, touched, cluster), out
 
 
 def _to_split(

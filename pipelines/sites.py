@@ -52,6 +52,7 @@ __all__ = [
     "micro_points",
     "place_poor_fixes",
     "power_class",
+    "resummarise",
     "session_days",
     "session_labels",
     "summarise_labels",
@@ -530,15 +531,39 @@ def place_poor_fixes(
         return sites, lab
     touched = np.unique(np.r_[lab[cand][moved], new[moved]])
     lab[cand] = new
-    # only the sites that gave or took a fix are summarised again
-    part = summarise_labels(
-        sessions, np.where(np.isin(lab, touched[touched >= 0]), lab, -1), params
-    )
-    pos = sites.set_index("cluster")[["lat", "lon"]].reindex(part["cluster"].to_numpy())
-    part["lat"], part["lon"] = pos["lat"].to_numpy(), pos["lon"].to_numpy()
+    # only the sites that gave or took a fix are summarised again; none of them moves
+    out = resummarise(sessions, lab, sites, touched[touched >= 0], params)
+    pos = sites.set_index("cluster")[["lat", "lon"]].reindex(out["cluster"].to_numpy())
+    out["lat"], out["lon"] = pos["lat"].to_numpy(), pos["lon"].to_numpy()
+    return out, lab
+
+
+def resummarise(
+    sessions: pd.DataFrame,
+    labels: npt.ArrayLike,
+    sites: pd.DataFrame,
+    touched: npt.ArrayLike,
+    params: ClusterParams,
+) -> pd.DataFrame:
+    """``sites`` with the rows of the ``touched`` labels summarised again from ``labels``
+    (:func:`summarise_labels`; a touched label left without usable sessions drops out), sorted
+    by ``cluster``. For the steps that relabel a few sites' sessions after clustering.
+
+    >>> s = pd.DataFrame({"vehicle": ["a", "b", "c"], "lat": [42.0, 42.0, 42.001],
+    ...     "lon": [-71.0, -71.0, -71.0], "gps_accuracy_m": [5.0, 5.0, 5.0],
+    ...     "plug_in_utc": pd.to_datetime(["2026-11-02 10:00"] * 3, utc=True)})
+    >>> sites = summarise_labels(s, [0, 0, 1], ClusterParams())
+    >>> resummarise(s, [0, 1, 1], sites, [0, 1], ClusterParams())["vehicles"].tolist()
+    [1, 2]
+    >>> resummarise(s, [0, 0, 1], sites, [], ClusterParams()).equals(sites)
+    True
+    """
+    lab = np.asarray(labels, dtype=np.int64)
+    touched = np.asarray(touched, dtype=np.int64)
+    parts = summarise_labels(sessions, np.where(np.isin(lab, touched), lab, -1), params)
     kept = sites[~sites["cluster"].isin(touched)]
-    out = pd.concat([kept, part], ignore_index=True)
-    return out.sort_values("cluster", kind="stable").reset_index(drop=True), lab
+    merged = pd.concat([kept, parts], ignore_index=True)
+    return merged.sort_values("cluster", kind="stable").reset_index(drop=True)
 
 
 def _own_sessions(
