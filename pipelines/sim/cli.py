@@ -46,6 +46,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=d.neighbourhoods,
         help="residential neighbourhoods (fewer = denser homes)",
     )
+    p.add_argument(
+        "--friend-nearest",
+        type=int,
+        default=None,
+        metavar="K",
+        help="friends' homes among the K homes nearest a vehicle (the model until the "
+        "eighteenth session: 20 reproduces fleets made then; default: gravity law)",
+    )
     p.set_defaults(func=_simulate)
 
     e = subparsers.add_parser(
@@ -82,6 +90,7 @@ def _simulate(args: argparse.Namespace) -> int:
         share_opted_out=args.opted_out_share,
         share_late=args.late_share,
         neighbourhoods=args.neighbourhoods,
+        friend_candidates=args.friend_nearest,
     )
     try:
         s = simulate(cfg)

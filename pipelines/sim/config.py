@@ -69,10 +69,16 @@ class SimConfig:
     share_two_ev_homes: float = 0.15
     #: share of out-of-home sessions that are visits to a friend's home charger
     share_home_visits: float = 0.03
-    #: the friend's home is drawn uniformly from this many single-family homes nearest the
-    #: vehicle's residence (1: the nearest, which made hub homes in dense fleets: the residents
-    #: of one garage, or of a block without home charging, all befriended the same house)
-    friend_candidates: int = 20
+    #: the friend's home: among friend_pool single-family homes drawn at random across the
+    #: region, one drawn with weight 1 / (1 + (d / friend_scale_m)^2) (a gravity law: most
+    #: friends a few km away, median ~3 km, no home favoured for where it sits; 60k-vehicle seed
+    #: 113: at most 11 vehicles befriend one home, p99 7)
+    friend_pool: int = 64
+    friend_scale_m: float = 2000.0
+    #: the older models instead: one of the friend_candidates homes nearest the vehicle's
+    #: residence (20: sessions 3-17, median 100 m away, homes at a neighbourhood's edge
+    #: befriended by up to 245 vehicles; 1: sessions 1-2, the nearest home). None: gravity
+    friend_candidates: int | None = None
     #: share of single-family homes placed 30-80 m from a public station
     share_home_near_station: float = 0.03
     #: public stations opening / closing during the period

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from pipelines.sim._geo import offset, to_xyz
+from pipelines.sim._geo import haversine_m, offset, to_xyz
 from pipelines.sim.config import SimConfig
 from pipelines.sim.reference import load_stations
 
@@ -280,9 +280,15 @@ def build_world(cfg: SimConfig, rng: np.random.Generator) -> World:
     res_lat[n_idx], res_lon[n_idx] = r_lat, r_lon
 
     fav, fav_cum = _favourites(cfg, rng, public, res_lat, res_lon, opt_in)
-    friend = _friend_homes(
-        n_pub, h_lat, h_lon, res_lat, res_lon, home_station, cfg.friend_candidates, rng
-    )
+    if cfg.friend_candidates is None:
+        friend = _friend_homes(
+            n_pub, h_lat, h_lon, res_lat, res_lon, home_station,
+            cfg.friend_pool, cfg.friend_scale_m, rng,
+        )  # fmt: skip
+    else:
+        friend = _nearest_friend_homes(
+            n_pub, h_lat, h_lon, res_lat, res_lon, home_station, cfg.friend_candidates, rng
+        )
 
     vid = rng.integers(0, 2**62, n, dtype=np.int64)
     if len(np.unique(vid)) != n:  # pragma: no cover - 2^-62 odds
@@ -308,8 +314,36 @@ def build_world(cfg: SimConfig, rng: np.random.Generator) -> World:
     return World(stations, vehicles, fav, fav_cum)
 
 
-def _friend_homes(n_pub, h_lat, h_lon, res_lat, res_lon, home_station, k, rng) -> np.ndarray:
-    """A single-family home that is not the vehicle's own, drawn uniformly from the ``k``
+def _friend_homes(
+    n_pub, h_lat, h_lon, res_lat, res_lon, home_station, pool, scale_m, rng
+) -> np.ndarray:
+    """A single-family home that is not the vehicle's own (station index, -1 if none): among
+    ``pool`` homes drawn uniformly, one drawn with weight ``1 / (1 + (d / scale_m)**2)``, ``d``
+    its distance from the vehicle's residence.
+
+    Drawing the pool uniformly keeps every home's chance of being befriended proportional to
+    the vehicles around it, wherever it sits; taking the nearest homes instead made the homes at
+    a neighbourhood's edge hubs for every garage and block beyond it.
+    """
+    n, n_home = len(res_lat), len(h_lat)
+    own = np.asarray(home_station) - n_pub
+    if n_home == 0 or n == 0:
+        return np.full(n, -1)
+    cand = rng.integers(0, n_home, (n, pool))
+    res_lat, res_lon = np.asarray(res_lat)[:, None], np.asarray(res_lon)[:, None]
+    d = haversine_m(h_lat[cand], h_lon[cand], res_lat, res_lon)
+    w = np.where(cand == own[:, None], 0.0, 1.0 / (1.0 + (d / scale_m) ** 2))
+    cum = np.cumsum(w, axis=1)
+    pick = (cum <= (rng.random(n) * cum[:, -1])[:, None]).sum(axis=1)
+    friend = n_pub + cand[np.arange(n), np.minimum(pick, pool - 1)]
+    # a pool holding only the vehicle's own home (a one-home world): no friend
+    return np.where(cum[:, -1] > 0, friend, -1)
+
+
+def _nearest_friend_homes(
+    n_pub, h_lat, h_lon, res_lat, res_lon, home_station, k, rng
+) -> np.ndarray:
+    """The older model: a home that is not the vehicle's own, drawn uniformly from the ``k``
     nearest to its residence (station index, -1 if none)."""
     k = min(k, len(h_lat) - 1)
     if k < 1:

@@ -18,28 +18,38 @@ def sample_lake(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     return lake
 
 
-def test_sample_has_nothing_missed_or_leaked(sample_dir: Path, sample_lake: Path) -> None:
-    """The sample's evaluation finds every eligible station and no private site (recall 1.0,
-    leaks 0/0/0): the census, which joins sessions to stations instead of sites to the nearest
-    station, agrees.
+def test_sample_census_lists_its_two_missed_stations(sample_dir: Path, sample_lake: Path) -> None:
+    """The sample's evaluation finds 63 of its 65 eligible stations (recall 0.969) and no
+    private site (leaks 0/0/0); the census, which joins sessions to stations instead of sites
+    to the nearest station, names the two it misses.
 
-    Expected: an empty table.
+    Expected: two rows, both ``missed``, none ``leaked``: ``P325255`` (MassPort West Garage at
+    the airport: 8 drivers, a few regulars' long weekday-daytime stays, classed ``workplace``
+    for ``long_dwell;weekday_daytime``) and ``P43860`` (State Street Garage: 5 drivers, 6
+    sessions scattered 6-21 m around it; half of them noise, so no site holds its 5 drivers).
     """
-    assert run(sample_dir, sample_lake, None, Settings()).empty
+    out = run(sample_dir, sample_lake, None, Settings()).set_index("station_id")
+    assert sorted(out.index) == ["P325255", "P43860"]
+    assert (out["outcome"] == "missed").all()
+    assert out.loc["P325255", "site_class"] == "workplace"
+    assert out.loc["P325255", "reasons"] == "long_dwell;weekday_daytime"
+    assert out.loc["P43860", "vehicles_in"] == 5 and out.loc["P43860", "in_site"] <= 0.5
 
 
 def test_a_rule_gone_wrong_shows_in_the_census(sample_dir: Path, sample_lake: Path) -> None:
     """With ``min_sessions`` and ``quiet_min_sessions`` at 1000, no site has enough sessions
     to be public.
 
-    Expected: all 69 eligible stations of the sample (``chargepoints evaluate`` counts 69)
-    listed as ``missed``, each in an ``unconfirmed`` site held back for ``too_few_sessions``
-    that holds most of its sessions; nothing ``leaked``.
+    Expected: all 65 eligible stations of the sample (``chargepoints evaluate`` counts 65)
+    listed as ``missed``, each but the two the sample misses anyway (the airport garage
+    classed ``workplace``, the scattered one in noise) in an ``unconfirmed`` site held back for
+    ``too_few_sessions`` that holds most of its sessions; nothing ``leaked``.
     """
     wrong = Settings.from_dict({"classify": {"min_sessions": 1000, "quiet_min_sessions": 1000}})
     out = run(sample_dir, sample_lake, None, wrong)
-    assert (out["outcome"] == "missed").all() and len(out) == 69
+    assert (out["outcome"] == "missed").all() and len(out) == 65
     assert (out["vehicles_in"] >= 5).all() and out["kind"].str.startswith("public").all()
+    out = out[~out["station_id"].isin(["P325255", "P43860"])]
     assert (out["site_class"] == "unconfirmed").all()
     assert out["reasons"].str.split(";").map(lambda r: "too_few_sessions" in r).all()
     assert (out["in_site"] > 0.5).all()

@@ -230,28 +230,57 @@ def test_fixed_formats_like_printf():
 
 
 def test_friends_of_one_block_spread_over_nearby_homes():
-    """60 vehicles living in one apartment block and a street of 30 single-family homes 20 m
-    apart next to it; the first home's own car lives at home 0.
+    """The older friend model (``friend_candidates``): 60 vehicles living in one apartment block
+    and a street of 30 single-family homes 20 m apart next to it; the first home's own car lives
+    at home 0.
 
     Expected: with 20 candidates the block's friends are spread over the 20 homes nearest it
     (no home hosts more than 10 of them) and nobody befriends its own home; with 1 candidate
     (the nearest-home model) all 60 befriend the same house."""
+    from pipelines.sim.fleet import _nearest_friend_homes
+
+    h_lat, h_lon, res_lat, res_lon, own = _street_and_block()
+    rng = np.random.default_rng(1)
+    spread = _nearest_friend_homes(5, h_lat, h_lon, res_lat, res_lon, own, 20, rng)
+    assert spread[-1] != own[-1] and (spread >= 5).all() and (spread < 35).all()
+    assert np.bincount(spread[:60] - 5).max() <= 10
+    assert len(np.unique(spread[:60])) >= 15 and spread[:60].max() - 5 < 21
+    nearest = _nearest_friend_homes(5, h_lat, h_lon, res_lat, res_lon, own, 1, rng)
+    assert len(np.unique(nearest[:60])) == 1 and nearest[-1] == 5 + 1
+
+
+def test_friends_follow_a_gravity_law_without_hubs():
+    """The default friend model: the same block of 60 and street of 30 homes, plus a second
+    street of 30 homes 5 km east. Pools of 64 random homes, weight 1 / (1 + (d / 2 km)^2).
+
+    Expected: nobody befriends its own home; most friends live on the near street (a home 5 km
+    away weighs 1/7.25 of one next door, and half the pool is there: about 1 in 8 goes east);
+    no home of the near street is befriended by more than 8 of the 60 (uniform: 1.7 each) —
+    the edge home nearest the block is no hub; a one-home world gives its resident no friend."""
     from pipelines.sim.fleet import _friend_homes
 
+    h_lat, h_lon, res_lat, res_lon, own = _street_and_block()
+    m_lon = 1 / (111_195.0 * np.cos(np.radians(42.36)))
+    h_lat, h_lon = np.r_[h_lat, h_lat], np.r_[h_lon, h_lon + 5000 * m_lon]
+    f = _friend_homes(5, h_lat, h_lon, res_lat, res_lon, own, 64, 2000.0, np.random.default_rng(1))
+    assert f[-1] != own[-1] and (f >= 5).all() and (f < 65).all()
+    east = (f[:60] - 5) >= 30
+    assert 2 <= east.sum() <= 15
+    assert np.bincount(f[:60][~east] - 5).max() <= 8
+    alone = _friend_homes(5, h_lat[:1], h_lon[:1], res_lat[-1:], res_lon[-1:], own[-1:], 8,
+                          2000.0, np.random.default_rng(1))  # fmt: skip
+    assert alone.tolist() == [-1]
+
+
+def _street_and_block():
+    """30 homes 20 m apart on a street, an apartment block of 60 vehicles 33 m north of its
+    first home, and one more vehicle living at home 0 (5 public stations come first)."""
     lat0, lon0, m_lon = 42.36, -71.06, 1 / (111_195.0 * np.cos(np.radians(42.36)))
     h_lat, h_lon = np.full(30, lat0), lon0 + np.arange(30) * 20 * m_lon
     res_lat = np.r_[np.full(60, lat0 + 0.0003), lat0]
     res_lon = np.r_[np.full(60, lon0), lon0]
-    own = np.r_[
-        np.full(60, -1), 5 + 0
-    ]  # 5 public stations come first; the last vehicle lives at home 0
-    rng = np.random.default_rng(1)
-    spread = _friend_homes(5, h_lat, h_lon, res_lat, res_lon, own, 20, rng)
-    assert spread[-1] != own[-1] and (spread >= 5).all() and (spread < 35).all()
-    assert np.bincount(spread[:60] - 5).max() <= 10
-    assert len(np.unique(spread[:60])) >= 15 and spread[:60].max() - 5 < 21
-    nearest = _friend_homes(5, h_lat, h_lon, res_lat, res_lon, own, 1, rng)
-    assert len(np.unique(nearest[:60])) == 1 and nearest[-1] == 5 + 1
+    own = np.r_[np.full(60, -1), 5 + 0]
+    return h_lat, h_lon, res_lat, res_lon, own
 
 
 def test_homes_keep_clear_of_every_station_and_workplace():
