@@ -146,6 +146,7 @@ REASONS: dict[str, str] = {
     "too_few_vehicles": "fewer distinct vehicles than the k-anonymity minimum",
     "dominant_vehicle": "one vehicle does most of the charging (a home)",
     "household": "the top vehicle, sleeping here, does a large share; the rest drop by (a home)",
+    "home_at_k_floor": "three drivers or fewer, one sleeping and mostly charging here (a home)",
     "overnight": "most sessions are overnight",
     "closed_regular_group": "a small group of regular vehicles does nearly all the charging",
     "weekday_daytime": "nearly all sessions start on weekday mornings and end the same day",
@@ -434,7 +435,15 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     household = household & ~favourite
     one_car = dominant & (overnight | long_dwell) & ~favourite
     loyal = loyal & ~(quiet_group & by_day)
-    home = ~quick & (one_car | household | (loyal & ~shared) | busy | busy_loyal)
+    # at the k-anonymity floor (below it: too_few_vehicles) a driver who sleeps and mostly
+    # charges here makes it a home
+    floor_home = (
+        ~few
+        & (f["vehicles"] <= params.floor_home_max_vehicles)
+        & (f["anchored_share"] >= params.floor_home_anchored_share)
+        & (f["top_vehicle_loyalty"] >= params.floor_home_loyalty)
+    )
+    home = ~quick & (one_car | household | (loyal & ~shared) | busy | busy_loyal | floor_home)
     garage = ~quick & ~home & (shared | mixed | busy_residents)
     # ...outside busy areas, drivers who mostly come once are commuters at a public charger
     # unless every session is a weekday shift
@@ -598,6 +607,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         "too_few_vehicles": few,
         "dominant_vehicle": home & dominant,
         "household": home & household,
+        "home_at_k_floor": home & floor_home,
         "loyal_overnight": home & loyal,
         "dominant_in_busy_area": home & busy,
         "loyal_in_busy_area": home & busy_loyal & ~busy,

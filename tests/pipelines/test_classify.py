@@ -1958,3 +1958,31 @@ def test_home_beside_a_charger_is_not_joined():
     assert (got.loc[0, "sessions"], got.loc[0, "site_class"]) == (10, "public")
     assert got.loc[1, "site_class"] == "residential"
     assert (labels[10 : 10 + len(home)] == 1).all()
+
+
+def test_home_and_two_guests_at_the_k_floor_is_residential():
+    """Site 0: a home whose car charges there only (twice in four weeks: one night, one
+    afternoon top-up) and two friends who drove in from elsewhere for an afternoon each — three
+    vehicles, the k-anonymity floor; no household rule fires (top share 0.5, one night: no
+    vehicle with two). Site 1, 300 m east: a quiet public charger three drivers use by day,
+    the top one a local (three visits) who sleeps and mostly charges at home.
+
+    Expected: site 0 ``residential`` for ``home_at_k_floor`` (``public`` with the rule off:
+    ``floor_home_max_vehicles=0``); site 1 ``public``.
+    """
+    home = _sessions(["home-a", "home-a", "friend-1", "friend-2"], [2, 16, 6, 20],
+                     [20.5, 13.0, 14.0, 11.0], [10.5, 2.0, 2.5, 3.0])  # fmt: skip
+    public = _sessions(["local-a", "local-a", "local-a", "driver-1", "driver-2"],
+                       [1, 8, 15, 4, 11], [10.0, 13.0, 9.5, 12.0, 15.0], 1.5)  # fmt: skip
+    groups = ((home, 0.0), (public, 300.0))
+    out = _classify(*groups, homes=("friend-", "local-", "driver-"))
+    assert out.loc[0, "vehicles"] == 3 and out.loc[0, "top_vehicle_share"] == 0.5
+    assert out.loc[0, "resident_share"] == 0.0 and out.loc[0, "top_vehicle_loyalty"] == 1.0
+    assert out.loc[0, "site_class"] == "residential"
+    assert out.loc[0, "reasons"].split(";") == ["home_at_k_floor"]
+    assert out.loc[1, "site_class"] == "public"
+    off = replace(PARAMS, floor_home_max_vehicles=0)
+    assert (
+        _classify(*groups, homes=("friend-", "local-", "driver-"), params=off).loc[0, "site_class"]
+        == "public"
+    )
