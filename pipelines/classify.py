@@ -146,7 +146,7 @@ REASONS: dict[str, str] = {
     "too_few_vehicles": "fewer distinct vehicles than the k-anonymity minimum",
     "dominant_vehicle": "one vehicle does most of the charging (a home)",
     "household": "the top vehicle, sleeping here, does a large share; the rest drop by (a home)",
-    "home_at_k_floor": "three drivers or fewer, one sleeping and mostly charging here (a home)",
+    "home_at_k_floor": "exactly three drivers, one sleeping and mostly charging here (a home)",
     "overnight": "most sessions are overnight",
     "closed_regular_group": "a small group of regular vehicles does nearly all the charging",
     "weekday_daytime": "nearly all sessions start on weekday mornings and end the same day",
