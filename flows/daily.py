@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import fsspec
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
     create_link_artifact,
@@ -72,7 +73,8 @@ def discover_inputs_key(context: Any, parameters: dict[str, Any]) -> str:
     code of ``pipelines/`` and ``geo/``. The key hashes the lake's absolute path, the day, the
     settings, that code (:func:`code_fingerprint`) and the name, size and modification time of
     every ``<lake>/*/day=*/landing=*.parquet`` file of a landing day ``<= day`` (a superset of
-    what the window reads: a change anywhere there is a cache miss, never a stale hit).
+    what the window reads: a change anywhere there is a cache miss, never a stale hit), and the
+    sha256 of the registry file when one is given (it can overrule the rules).
     Re-ingesting a landing day rewrites its files, so it changes the key.
     """
     lake = Path(parameters["lake"]).resolve()
@@ -83,8 +85,13 @@ def discover_inputs_key(context: Any, parameters: dict[str, Any]) -> str:
             st = f.stat()
             files.append([str(f.relative_to(lake)), st.st_size, st.st_mtime_ns])
     settings = dataclasses.asdict(parameters["settings"])
+    registry = parameters.get("registry")
+    reg = None
+    if registry:  # a path or fsspec URL, as --registry takes
+        with fsspec.open(registry, "rb") as f:
+            reg = hashlib.sha256(f.read()).hexdigest()
     blob = json.dumps(
-        [str(lake), day, settings, code_fingerprint(), files], sort_keys=True, default=str
+        [str(lake), day, settings, code_fingerprint(), files, reg], sort_keys=True, default=str
     )
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -142,8 +149,12 @@ def ingest_task(landing: str, lake: str, landing_day: str, settings: Settings) -
     persist_result=True,
     result_serializer="json",
 )
-def discover_task(lake: str, day: str, settings: Settings) -> dict[str, Any]:
-    out = steps.discover(lake, day, settings)
+def discover_task(
+    lake: str, day: str, settings: Settings, registry: str | None = None
+) -> dict[str, Any]:
+    from pipelines.registry import read_registry
+
+    out = steps.discover(lake, day, settings, read_registry(registry) if registry else None)
     out["outputs"] = discover_outputs(lake, day)
     get_run_logger().info(
         "window %s..%s: %d sessions, %d sites found, %d public",
@@ -250,7 +261,7 @@ def charge_sites_daily(
         stage_seconds["ingest"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        found = _discover(paths.lake, day, settings)
+        found = _discover(paths.lake, day, settings, paths.registry)
         stage_seconds["discover"] = time.perf_counter() - t
         _progress(f"discover: {found['sites_found']} sites, {found['sites_public']} public")
 
@@ -288,16 +299,16 @@ def _progress(line: str) -> None:
         sys.stderr.flush()
 
 
-def _discover(lake: str, day: str, settings: Settings) -> dict[str, Any]:
+def _discover(lake: str, day: str, settings: Settings, registry: str | None) -> dict[str, Any]:
     """discover_task, reusing a cached result only while the files it wrote are unchanged."""
-    state = discover_task(lake, day, settings, return_state=True)
+    state = discover_task(lake, day, settings, registry, return_state=True)
     found = state.result()
     if state.name == "Cached":
         if found.get("outputs") == discover_outputs(lake, day):
             get_run_logger().info("discover: inputs unchanged since an earlier run, result reused")
         else:
             get_run_logger().info("discover: cached result's files changed or missing, recomputing")
-            found = discover_task.with_options(refresh_cache=True)(lake, day, settings)
+            found = discover_task.with_options(refresh_cache=True)(lake, day, settings, registry)
     return found
 
 
@@ -330,6 +341,7 @@ def build_report(
         "sites_split_from_residences": found["sites_split_from_residences"],
         "sites_joined_as_fragments": found["sites_joined_as_fragments"],
         "poor_fixes_placed": found["poor_fixes_placed"],
+        "sites_confirmed_by_registry": found["sites_confirmed_by_registry"],
         "sites_published": ident["sites_published"],
         "sites_new": ident["sites_new"],
         "sites_stale": ident["sites_stale"],

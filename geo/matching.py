@@ -24,7 +24,7 @@ from scipy.spatial import cKDTree
 
 from geo.distance import chord_from_m, m_from_chord, unit_vectors
 
-__all__ = ["match_nearest"]
+__all__ = ["count_within", "match_nearest"]
 
 
 def match_nearest(
@@ -113,3 +113,31 @@ def match_nearest(
     dist = m_from_chord(np.concatenate(keep_c))
     order = np.argsort(left, kind="stable")
     return left[order], right[order], dist[order]
+
+
+def count_within(
+    lat1: npt.ArrayLike,
+    lon1: npt.ArrayLike,
+    lat2: npt.ArrayLike,
+    lon2: npt.ArrayLike,
+    max_m: float,
+) -> npt.NDArray[np.int64]:
+    """For each point of set 1, how many points of set 2 lie within ``max_m`` metres.
+
+    Examples
+    --------
+    >>> count_within([0.0, 1.0], [0.0, 1.0], [0.0, 0.0001, 0.01], [0.0, 0.0, 0.0], 20.0).tolist()
+    [2, 0]
+    >>> count_within([], [], [0.0], [0.0], 20.0).tolist()
+    []
+    >>> count_within([0.0], [0.0], [], [], 20.0).tolist()
+    [0]
+    """
+    a = np.asarray(lat1, dtype=np.float64).ravel()
+    b = np.asarray(lat2, dtype=np.float64).ravel()
+    if a.size == 0 or b.size == 0:
+        return np.zeros(a.size, dtype=np.int64)
+    u1 = unit_vectors(a, np.asarray(lon1, dtype=np.float64).ravel())
+    u2 = unit_vectors(b, np.asarray(lon2, dtype=np.float64).ravel())
+    n = cKDTree(u2).query_ball_point(u1, float(chord_from_m(max_m)), return_length=True)
+    return np.asarray(n, dtype=np.int64)

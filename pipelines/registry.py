@@ -22,7 +22,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from geo.matching import match_nearest
+from geo.matching import count_within, match_nearest
 from pipelines.config import RegistryParams
 
 __all__ = ["REGISTRY_COLUMNS", "RegistryError", "match_registry", "read_registry"]
@@ -138,3 +138,68 @@ def match_registry(
         "registry_unseen": n_registry - known,
     }
     return out, summary
+
+
+def confirm_known(
+    classified: pd.DataFrame, registry: pd.DataFrame | None, params: RegistryParams
+) -> tuple[pd.DataFrame, int]:
+    """Make public the held-back sites that sit, unambiguously, on a registry entry.
+
+    A site whose class is in ``params.confirm_classes`` becomes ``public`` when it is matched
+    (one to one, nearest first, among all sites but ``too_few_vehicles`` ones) to a registry
+    entry within ``confirm_m`` and no other site of any class lies within ``confirm_clear_m``
+    of that entry. The rules' class and reasons stay readable in ``overruled``
+    (``"residential: household;overnight"``; ``""`` for every other site).
+
+    Parameters
+    ----------
+    classified : pandas.DataFrame
+        :func:`pipelines.classify.classify_sites` output (``lat``, ``lon``, ``site_class``,
+        ``reasons``).
+    registry : pandas.DataFrame or None
+        :func:`read_registry` output; ``None`` or empty: nothing changes.
+    params : RegistryParams
+        ``confirm_m``, ``confirm_clear_m``, ``confirm_classes``.
+
+    Returns
+    -------
+    classified : pandas.DataFrame
+        The same rows, classes updated, plus ``overruled``.
+    confirmed : int
+        How many sites the registry made public.
+
+    Examples
+    --------
+    A home-looking site 3 m from a registry entry, alone there; a second one beside another
+    site (ambiguous); a third below k-anonymity:
+
+    >>> sites = pd.DataFrame({"lat": [0.0, 1.0, 1.0001, 2.0], "lon": [0.0] * 4,
+    ...     "site_class": ["residential", "residential", "public", "too_few_vehicles"],
+    ...     "reasons": ["household", "household", "", "too_few_vehicles"]})
+    >>> reg = pd.DataFrame({"registry_id": ["a", "b", "c"], "lat": [0.00003, 1.00003, 2.0],
+    ...     "lon": [0.0] * 3})
+    >>> out, n = confirm_known(sites, reg, RegistryParams())
+    >>> out["site_class"].tolist(), n
+    (['public', 'residential', 'public', 'too_few_vehicles'], 1)
+    >>> out["overruled"].tolist()
+    ['residential: household', '', '', '']
+    >>> confirm_known(sites, None, RegistryParams())[1]
+    0
+    """
+    out = classified.copy()
+    overruled = np.full(len(out), "", dtype=object)
+    flip = np.zeros(len(out), dtype=bool)
+    if registry is not None and len(registry) and len(out) and params.confirm_m > 0:
+        lat, lon = out["lat"].to_numpy(np.float64), out["lon"].to_numpy(np.float64)
+        r_lat, r_lon = registry["lat"].to_numpy(), registry["lon"].to_numpy()
+        open_ = np.flatnonzero(out["site_class"].to_numpy() != "too_few_vehicles")
+        left, right, _ = match_nearest(lat[open_], lon[open_], r_lat, r_lon, params.confirm_m)
+        alone = count_within(r_lat[right], r_lon[right], lat, lon, params.confirm_clear_m) == 1
+        site = open_[left[alone]]
+        flip[site] = np.isin(out["site_class"].to_numpy()[site], params.confirm_classes)
+        cls, why = out["site_class"].to_numpy(object), out["reasons"].to_numpy(object)
+        overruled[flip] = cls[flip] + ": " + why[flip]
+        out.loc[flip, "site_class"] = "public"
+        out.loc[flip, "reasons"] = ""
+    out["overruled"] = overruled
+    return out, int(flip.sum())

@@ -31,7 +31,7 @@ from pipelines.identity import assign_identity, read_history, write_history
 from pipelines.keys import load_signing_key
 from pipelines.publish import publish_day
 from pipelines.refine import refine_sites
-from pipelines.registry import match_registry
+from pipelines.registry import confirm_known, match_registry
 from pipelines.sites import place_poor_fixes, session_labels
 
 CLASSIFIED = "classified.parquet"
@@ -52,8 +52,14 @@ def window_bounds(day: str, window_days: int) -> tuple[str, str]:
     return (end - dt.timedelta(days=window_days - 1)).isoformat(), end.isoformat()
 
 
-def discover(lake: str | Path, day: str, settings: Settings) -> dict[str, Any]:
-    """Cluster the window's sessions into sites and classify them."""
+def discover(
+    lake: str | Path, day: str, settings: Settings, registry: pd.DataFrame | None = None
+) -> dict[str, Any]:
+    """Cluster the window's sessions into sites and classify them.
+
+    ``registry`` (:func:`pipelines.registry.read_registry`) overrules the rules where a held-back
+    site sits alone on a known public charge point (:func:`pipelines.registry.confirm_known`).
+    """
     first, last = window_bounds(day, settings.window_days)
     sessions = lk.read_sessions(lake, first, last, max_landing_day=day)
     # incremental: per-(cell, vehicle) day aggregates in <lake>/cells, re-clustered by partition;
@@ -72,6 +78,8 @@ def discover(lake: str | Path, day: str, settings: Settings) -> dict[str, Any]:
     # fixes joined into its site; classified again after each
     refined = refine_sites(sessions, labels, classified, settings.cluster, settings.classify)
     classified, labels = refined.classified, refined.labels
+    # a known public charge point the rules held back (a local sleeping at its charger)
+    classified, confirmed = confirm_known(classified, registry, settings.registry)
     lk.write_table(
         _table(excluded_for_review(classified)), Path(lake) / "excluded" / f"{day}.parquet"
     )
@@ -97,6 +105,7 @@ def discover(lake: str | Path, day: str, settings: Settings) -> dict[str, Any]:
         "sites_found": len(classified),
         "sites_split_from_residences": refined.split,
         "sites_joined_as_fragments": refined.joined,
+        "sites_confirmed_by_registry": confirmed,
         "sites_public": int((~private).sum()),
         "sites_excluded": {k: int(v) for k, v in reasons.value_counts().sort_index().items()},
         "sites_excluded_by_class": {

@@ -41,7 +41,7 @@ def main() -> None:
         shutil.copytree(lake, vlake)
         t = time.time()
         for d in days[-2:]:
-            steps.discover(vlake, d, s)
+            steps.discover(vlake, d, s, reg)
             steps.identify(vlake, d, reg, s)
             steps.publish(vlake, str(pub), d)
         m = evaluate(str(pub), str(sim / "truth"))

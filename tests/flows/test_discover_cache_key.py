@@ -61,3 +61,23 @@ def test_key_follows_the_inputs_discover_reads(tmp_path):
     other = tmp_path / "other"
     _file(other, "2026-11-18", "2026-11-19")
     assert _key(other) != _key(lake)
+
+
+def test_key_follows_the_registry_file(tmp_path):
+    """The registry can overrule the rules in discover (``confirm_known``), so its bytes are
+    part of the key: no registry, a registry, the same registry again (same key), an edited one
+    (another key)."""
+    lake = tmp_path / "lake"
+    _file(lake, "2026-11-18", "2026-11-19")
+    reg = tmp_path / "registry.csv"
+    reg.write_text("registry_id,lat,lon\nA,42.36,-71.06\n")
+
+    def key(registry):
+        return discover_inputs_key(
+            None, {"lake": lake, "day": DAY, "settings": Settings(), "registry": registry}
+        )
+
+    without, with_reg = key(None), key(str(reg))
+    assert with_reg != without and key(str(reg)) == with_reg
+    reg.write_text("registry_id,lat,lon\nA,42.36,-71.07\n")
+    assert key(str(reg)) not in (without, with_reg)
