@@ -616,16 +616,13 @@ class RegistryParams:
     #: a site the rules held back (a class in confirm_classes) is public when it is the nearest
     #: site to a registry entry within confirm_m, one to one, and no other site of any class
     #: lies within confirm_clear_m of that entry: the registry says a public charger is there,
-    #: and nothing else nearby could be what it lists. k-anonymity still holds
-    #: (too_few_vehicles is never overruled), and so does workplace: a car park merged with the
-    #: charger beside it is counted as the workplace. A home 30-80 m from a charger whose
-    #: geocoded entry landed on it is not taken (the charger's own site is within
-    #: confirm_clear_m). The local without a home charger who sleeps at its favourite charger
-    #: makes a public charger look like a home; the registry knows better. Simulated
-    #: (regenerated offline on the classified sites, then swept): 87 nearest-20 small tuning
-    #: fleets below 0.97 recall 8 -> 4, +33 stations, one site more published at a home 6 m
-    #: from a station (a fleet older than the homes' 30 m clearance); gravity fleets see
-    #: docs/quality.md. 0 turns it off
+    #: and nothing else nearby could be what it lists (pipelines.registry.confirm_known).
+    #: Never a site of fewer than ClassifyParams.min_vehicles vehicles, whatever its class
+    #: (k-anonymity), nor a workplace (a car park merged with the charger beside it is counted
+    #: as the workplace). A home 30 m from a charger whose geocoded entry landed on it is not
+    #: taken: the charger's own site is within confirm_clear_m of the entry too. A local without
+    #: a home charger who sleeps at its favourite charger makes it look like a home; the
+    #: registry knows better. Measured: docs/quality.md (eighteenth session). 0 turns it off
     confirm_m: float = 10.0
     confirm_clear_m: float = 30.0
     confirm_classes: tuple[str, ...] = ("residential", "private", "unconfirmed")

@@ -141,15 +141,20 @@ def match_registry(
 
 
 def confirm_known(
-    classified: pd.DataFrame, registry: pd.DataFrame | None, params: RegistryParams
+    classified: pd.DataFrame,
+    registry: pd.DataFrame | None,
+    params: RegistryParams,
+    min_vehicles: int,
 ) -> tuple[pd.DataFrame, int]:
     """Make public the held-back sites that sit, unambiguously, on a registry entry.
 
-    A site whose class is in ``params.confirm_classes`` becomes ``public`` when it is matched
-    (one to one, nearest first, among all sites but ``too_few_vehicles`` ones) to a registry
-    entry within ``confirm_m`` and no other site of any class lies within ``confirm_clear_m``
-    of that entry. The rules' class and reasons stay readable in ``overruled``
-    (``"residential: household;overnight"``; ``""`` for every other site).
+    A site whose class is in ``params.confirm_classes`` and that ``min_vehicles`` or more
+    vehicles use becomes ``public`` when it is matched (one to one, nearest first, among all
+    such sites) to a registry entry within ``confirm_m`` and no other site of any class lies
+    within ``confirm_clear_m`` of that entry. k-anonymity is never overruled: a home used by
+    two vehicles keeps its class whatever the registry says. The rules' class and reasons
+    stay readable in ``overruled`` (``"residential: household;overnight"``; ``""`` for every
+    other site).
 
     Parameters
     ----------
@@ -160,6 +165,8 @@ def confirm_known(
         :func:`read_registry` output; ``None`` or empty: nothing changes.
     params : RegistryParams
         ``confirm_m``, ``confirm_clear_m``, ``confirm_classes``.
+    min_vehicles : int
+        The k-anonymity minimum (``ClassifyParams.min_vehicles``).
 
     Returns
     -------
@@ -171,19 +178,20 @@ def confirm_known(
     Examples
     --------
     A home-looking site 3 m from a registry entry, alone there; a second one beside another
-    site (ambiguous); a third below k-anonymity:
+    site (ambiguous); a third used by two vehicles:
 
     >>> sites = pd.DataFrame({"lat": [0.0, 1.0, 1.0001, 2.0], "lon": [0.0] * 4,
-    ...     "site_class": ["residential", "residential", "public", "too_few_vehicles"],
-    ...     "reasons": ["household", "household", "", "too_few_vehicles"]})
+    ...     "vehicles": [6, 6, 9, 2],
+    ...     "site_class": ["residential", "residential", "public", "residential"],
+    ...     "reasons": ["household", "household", "", "dominant_vehicle;too_few_vehicles"]})
     >>> reg = pd.DataFrame({"registry_id": ["a", "b", "c"], "lat": [0.00003, 1.00003, 2.0],
     ...     "lon": [0.0] * 3})
-    >>> out, n = confirm_known(sites, reg, RegistryParams())
+    >>> out, n = confirm_known(sites, reg, RegistryParams(), min_vehicles=3)
     >>> out["site_class"].tolist(), n
-    (['public', 'residential', 'public', 'too_few_vehicles'], 1)
+    (['public', 'residential', 'public', 'residential'], 1)
     >>> out["overruled"].tolist()
     ['residential: household', '', '', '']
-    >>> confirm_known(sites, None, RegistryParams())[1]
+    >>> confirm_known(sites, None, RegistryParams(), 3)[1]
     0
     """
     out = classified.copy()
@@ -192,7 +200,10 @@ def confirm_known(
     if registry is not None and len(registry) and len(out) and params.confirm_m > 0:
         lat, lon = out["lat"].to_numpy(np.float64), out["lon"].to_numpy(np.float64)
         r_lat, r_lon = registry["lat"].to_numpy(), registry["lon"].to_numpy()
-        open_ = np.flatnonzero(out["site_class"].to_numpy() != "too_few_vehicles")
+        open_ = np.flatnonzero(
+            (out["vehicles"].to_numpy() >= min_vehicles)
+            & (out["site_class"].to_numpy() != "too_few_vehicles")
+        )
         left, right, _ = match_nearest(lat[open_], lon[open_], r_lat, r_lon, params.confirm_m)
         alone = count_within(r_lat[right], r_lon[right], lat, lon, params.confirm_clear_m) == 1
         site = open_[left[alone]]

@@ -79,7 +79,9 @@ def discover(
     refined = refine_sites(sessions, labels, classified, settings.cluster, settings.classify)
     classified, labels = refined.classified, refined.labels
     # a known public charge point the rules held back (a local sleeping at its charger)
-    classified, confirmed = confirm_known(classified, registry, settings.registry)
+    classified, confirmed = confirm_known(
+        classified, registry, settings.registry, settings.classify.min_vehicles
+    )
     lk.write_table(
         _table(excluded_for_review(classified)), Path(lake) / "excluded" / f"{day}.parquet"
     )

@@ -137,33 +137,35 @@ def test_registry_confirms_a_held_back_charger_alone_on_its_entry():
     - B (300 m): a home 30 m from public charger C (330 m), whose entry R2 was geocoded 22 m off,
       onto the home (8 m from B): C's site is within 30 m of R2 too, so R2 is ambiguous.
     - D (600 m): a workplace car park on entry R3 (3 m).
-    - E (900 m): two vehicles on entry R4 (1 m): below k-anonymity.
+    - E (900 m): a home two vehicles use (``residential``, too_few_vehicles among its reasons) on
+      entry R4 (1 m): below k-anonymity, whatever its class.
     - F (1200 m) held back as unconfirmed, G (1215 m) public; entry R5 3 m from F: ambiguous.
 
     Expected: only A becomes ``public`` (count 1, ``overruled`` "residential: household",
     reasons ""); B stays ``residential``, D ``workplace``, E ``too_few_vehicles``, F
-    ``unconfirmed``. With ``confirm_m`` 0 nothing changes.
+    ``unconfirmed``; E stays ``residential`` (the registry never publishes a site of fewer than
+    3 vehicles). With ``confirm_m`` 0 nothing changes.
     """
     east = [0.0, 300.0, 330.0, 600.0, 900.0, 1200.0, 1215.0]
     lat, lon = zip(*(_at(e) for e in east), strict=True)
     sites = pd.DataFrame({
-        "lat": lat, "lon": lon,
-        "site_class": ["residential", "residential", "public", "workplace", "too_few_vehicles",
+        "lat": lat, "lon": lon, "vehicles": [6, 5, 40, 15, 2, 5, 30],
+        "site_class": ["residential", "residential", "public", "workplace", "residential",
                        "unconfirmed", "public"],
-        "reasons": ["household", "dominant_vehicle", "", "weekday_daytime", "too_few_vehicles",
-                    "too_few_sessions", ""],
+        "reasons": ["household", "dominant_vehicle", "", "weekday_daytime",
+                    "dominant_vehicle;too_few_vehicles", "too_few_sessions", ""],
     })  # fmt: skip
     r = [_at(4.0), _at(308.0), _at(603.0), _at(901.0), _at(1203.0)]
     reg = pd.DataFrame({"registry_id": [f"R{i}" for i in range(1, 6)],
                         "lat": [p[0] for p in r], "lon": [p[1] for p in r]})  # fmt: skip
-    out, n = confirm_known(sites, reg, RegistryParams())
+    out, n = confirm_known(sites, reg, RegistryParams(), 3)
     assert n == 1
     assert out["site_class"].tolist() == ["public", "residential", "public", "workplace",
-                                          "too_few_vehicles", "unconfirmed", "public"]  # fmt: skip
+                                          "residential", "unconfirmed", "public"]  # fmt: skip
     assert out["overruled"].tolist() == ["residential: household", "", "", "", "", "", ""]
     assert out.loc[0, "reasons"] == ""
-    off = confirm_known(sites, reg, RegistryParams(confirm_m=0.0))
+    off = confirm_known(sites, reg, RegistryParams(confirm_m=0.0), 3)
     assert off[1] == 0 and off[0]["site_class"].tolist() == sites["site_class"].tolist()
     # without the ambiguity guard the home would be taken for its neighbour's charger
-    loose = confirm_known(sites, reg, RegistryParams(confirm_clear_m=15.0))[0]
+    loose = confirm_known(sites, reg, RegistryParams(confirm_clear_m=15.0), 3)[0]
     assert loose.loc[1, "site_class"] == "public"
