@@ -149,9 +149,7 @@ def ingest_task(landing: str, lake: str, landing_day: str, settings: Settings) -
     persist_result=True,
     result_serializer="json",
 )
-def discover_task(
-    lake: str, day: str, settings: Settings, registry: str | None = None
-) -> dict[str, Any]:
+def discover_task(lake: str, day: str, registry: str | None, settings: Settings) -> dict[str, Any]:
     from pipelines.registry import read_registry
 
     out = steps.discover(lake, day, settings, read_registry(registry) if registry else None)
@@ -261,7 +259,7 @@ def charge_sites_daily(
         stage_seconds["ingest"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        found = _discover(paths.lake, day, settings, paths.registry)
+        found = _discover(paths.lake, day, paths.registry, settings)
         stage_seconds["discover"] = time.perf_counter() - t
         _progress(f"discover: {found['sites_found']} sites, {found['sites_public']} public")
 
@@ -299,16 +297,16 @@ def _progress(line: str) -> None:
         sys.stderr.flush()
 
 
-def _discover(lake: str, day: str, settings: Settings, registry: str | None) -> dict[str, Any]:
+def _discover(lake: str, day: str, registry: str | None, settings: Settings) -> dict[str, Any]:
     """discover_task, reusing a cached result only while the files it wrote are unchanged."""
-    state = discover_task(lake, day, settings, registry, return_state=True)
+    state = discover_task(lake, day, registry, settings, return_state=True)
     found = state.result()
     if state.name == "Cached":
         if found.get("outputs") == discover_outputs(lake, day):
             get_run_logger().info("discover: inputs unchanged since an earlier run, result reused")
         else:
             get_run_logger().info("discover: cached result's files changed or missing, recomputing")
-            found = discover_task.with_options(refresh_cache=True)(lake, day, settings, registry)
+            found = discover_task.with_options(refresh_cache=True)(lake, day, registry, settings)
     return found
 
 

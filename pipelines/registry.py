@@ -25,7 +25,7 @@ import pandas as pd
 from geo.matching import count_within, match_nearest
 from pipelines.config import RegistryParams
 
-__all__ = ["REGISTRY_COLUMNS", "RegistryError", "match_registry", "read_registry"]
+__all__ = ["REGISTRY_COLUMNS", "RegistryError", "confirm_known", "match_registry", "read_registry"]
 
 REGISTRY_COLUMNS: tuple[str, ...] = ("registry_id", "lat", "lon", "name")
 
