@@ -151,7 +151,10 @@ def confirm_known(
     A site whose class is in ``params.confirm_classes`` and that ``min_vehicles`` or more
     vehicles use becomes ``public`` when it is matched (one to one, nearest first, among all
     such sites) to a registry entry within ``confirm_m`` and no other site of any class lies
-    within ``confirm_clear_m`` of that entry. k-anonymity is never overruled: a home used by
+    within ``confirm_clear_m`` of that entry; so does a ``workplace`` whose sessions are mostly
+    by vehicles sleeping there (``anchored_share >= confirm_workplace_anchored_share``) or
+    whose drivers came once in ``confirm_workplace_one_time_share`` or more (employees come
+    back and sleep at home). k-anonymity is never overruled: a home used by
     two vehicles keeps its class whatever the registry says. The rules' class and reasons
     stay readable in ``overruled`` (``"residential: household;overnight"``; ``""`` for every
     other site).
@@ -159,8 +162,8 @@ def confirm_known(
     Parameters
     ----------
     classified : pandas.DataFrame
-        :func:`pipelines.classify.classify_sites` output (``lat``, ``lon``, ``site_class``,
-        ``reasons``).
+        :func:`pipelines.classify.classify_sites` output (``lat``, ``lon``, ``vehicles``,
+        ``site_class``, ``reasons``, ``anchored_share``, ``one_time_vehicle_share``).
     registry : pandas.DataFrame or None
         :func:`read_registry` output; ``None`` or empty: nothing changes.
     params : RegistryParams
@@ -181,7 +184,7 @@ def confirm_known(
     site (ambiguous); a third used by two vehicles:
 
     >>> sites = pd.DataFrame({"lat": [0.0, 1.0, 1.0001, 2.0], "lon": [0.0] * 4,
-    ...     "vehicles": [6, 6, 9, 2],
+    ...     "vehicles": [6, 6, 9, 2], "anchored_share": 0.5, "one_time_vehicle_share": 0.2,
     ...     "site_class": ["residential", "residential", "public", "residential"],
     ...     "reasons": ["household", "household", "", "dominant_vehicle;too_few_vehicles"]})
     >>> reg = pd.DataFrame({"registry_id": ["a", "b", "c"], "lat": [0.00003, 1.00003, 2.0],
@@ -207,7 +210,14 @@ def confirm_known(
         left, right, _ = match_nearest(lat[open_], lon[open_], r_lat, r_lon, params.confirm_m)
         alone = count_within(r_lat[right], r_lon[right], lat, lon, params.confirm_clear_m) == 1
         site = open_[left[alone]]
-        flip[site] = np.isin(out["site_class"].to_numpy()[site], params.confirm_classes)
+        kind = out["site_class"].to_numpy()[site]
+        not_employees = (
+            out["anchored_share"].to_numpy()[site] >= params.confirm_workplace_anchored_share
+        ) | (
+            out["one_time_vehicle_share"].to_numpy()[site]
+            >= params.confirm_workplace_one_time_share
+        )
+        flip[site] = np.isin(kind, params.confirm_classes) | ((kind == "workplace") & not_employees)
         cls, why = out["site_class"].to_numpy(object), out["reasons"].to_numpy(object)
         overruled[flip] = cls[flip] + ": " + why[flip]
         out.loc[flip, "site_class"] = "public"

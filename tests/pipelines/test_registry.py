@@ -136,36 +136,48 @@ def test_registry_confirms_a_held_back_charger_alone_on_its_entry():
       ``residential`` (household); entry R1 4 m away, no other site within 30 m.
     - B (300 m): a home 30 m from public charger C (330 m), whose entry R2 was geocoded 22 m off,
       onto the home (8 m from B): C's site is within 30 m of R2 too, so R2 is ambiguous.
-    - D (600 m): a workplace car park on entry R3 (3 m).
+    - D (600 m): a workplace car park on entry R3 (3 m): its 15 employees come back (one-time
+      share 0.1) and sleep at home (anchored 0).
     - E (900 m): a home two vehicles use (``residential``, too_few_vehicles among its reasons) on
       entry R4 (1 m): below k-anonymity, whatever its class.
     - F (1200 m) held back as unconfirmed, G (1215 m) public; entry R5 3 m from F: ambiguous.
+    - H (1500 m): a charger classed ``workplace`` for its weekday-daytime stays whose drivers
+      mostly came once (one-time share 0.6), on entry R6 (2 m).
 
-    Expected: only A becomes ``public`` (count 1, ``overruled`` "residential: household",
-    reasons ""); B stays ``residential``, D ``workplace``, E ``too_few_vehicles``, F
+    Expected: A and H become ``public`` (count 2, ``overruled`` "residential: household" and
+    "workplace: weekday_daytime", reasons ""); B stays ``residential``, D ``workplace``, F
     ``unconfirmed``; E stays ``residential`` (the registry never publishes a site of fewer than
     3 vehicles). With ``confirm_m`` 0 nothing changes.
     """
-    east = [0.0, 300.0, 330.0, 600.0, 900.0, 1200.0, 1215.0]
+    east = [0.0, 300.0, 330.0, 600.0, 900.0, 1200.0, 1215.0, 1500.0]
     lat, lon = zip(*(_at(e) for e in east), strict=True)
     sites = pd.DataFrame({
-        "lat": lat, "lon": lon, "vehicles": [6, 5, 40, 15, 2, 5, 30],
+        "lat": lat, "lon": lon, "vehicles": [6, 5, 40, 15, 2, 5, 30, 12],
         "site_class": ["residential", "residential", "public", "workplace", "residential",
-                       "unconfirmed", "public"],
+                       "unconfirmed", "public", "workplace"],
         "reasons": ["household", "dominant_vehicle", "", "weekday_daytime",
-                    "dominant_vehicle;too_few_vehicles", "too_few_sessions", ""],
+                    "dominant_vehicle;too_few_vehicles", "too_few_sessions", "",
+                    "weekday_daytime"],
+        "anchored_share": [0.7, 0.8, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0],
+        "one_time_vehicle_share": [0.3, 0.2, 0.8, 0.1, 0.0, 0.6, 0.7, 0.6],
     })  # fmt: skip
-    r = [_at(4.0), _at(308.0), _at(603.0), _at(901.0), _at(1203.0)]
-    reg = pd.DataFrame({"registry_id": [f"R{i}" for i in range(1, 6)],
+    r = [_at(4.0), _at(308.0), _at(603.0), _at(901.0), _at(1203.0), _at(1502.0)]
+    reg = pd.DataFrame({"registry_id": [f"R{i}" for i in range(1, 7)],
                         "lat": [p[0] for p in r], "lon": [p[1] for p in r]})  # fmt: skip
     out, n = confirm_known(sites, reg, RegistryParams(), 3)
-    assert n == 1
-    assert out["site_class"].tolist() == ["public", "residential", "public", "workplace",
-                                          "residential", "unconfirmed", "public"]  # fmt: skip
-    assert out["overruled"].tolist() == ["residential: household", "", "", "", "", "", ""]
-    assert out.loc[0, "reasons"] == ""
+    assert n == 2
+    assert out["site_class"].tolist() == [
+        "public", "residential", "public", "workplace", "residential", "unconfirmed", "public",
+        "public",
+    ]  # fmt: skip
+    assert out["overruled"].tolist() == ["residential: household", "", "", "", "", "", "",
+                                         "workplace: weekday_daytime"]  # fmt: skip
+    assert out.loc[0, "reasons"] == "" and out.loc[7, "reasons"] == ""
     off = confirm_known(sites, reg, RegistryParams(confirm_m=0.0), 3)
     assert off[1] == 0 and off[0]["site_class"].tolist() == sites["site_class"].tolist()
     # without the ambiguity guard the home would be taken for its neighbour's charger
     loose = confirm_known(sites, reg, RegistryParams(confirm_clear_m=15.0), 3)[0]
     assert loose.loc[1, "site_class"] == "public"
+    # without the workplace guard the employees' car park would be taken for the charger
+    no_guard = RegistryParams(confirm_workplace_one_time_share=0.0)
+    assert confirm_known(sites, reg, no_guard, 3)[0].loc[3, "site_class"] == "public"
