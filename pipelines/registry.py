@@ -203,10 +203,8 @@ def confirm_known(
     if registry is not None and len(registry) and len(out) and params.confirm_m > 0:
         lat, lon = out["lat"].to_numpy(np.float64), out["lon"].to_numpy(np.float64)
         r_lat, r_lon = registry["lat"].to_numpy(), registry["lon"].to_numpy()
-        open_ = np.flatnonzero(
-            (out["vehicles"].to_numpy() >= min_vehicles)
-            & (out["site_class"].to_numpy() != "too_few_vehicles")
-        )
+        # too_few_vehicles is only ever the class of such a site: the count is the whole guard
+        open_ = np.flatnonzero(out["vehicles"].to_numpy() >= min_vehicles)
         left, right, _ = match_nearest(lat[open_], lon[open_], r_lat, r_lon, params.confirm_m)
         alone = count_within(r_lat[right], r_lon[right], lat, lon, params.confirm_clear_m) == 1
         site = open_[left[alone]]
