@@ -426,11 +426,13 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     shared = overnight & (closed | residents)  # a garage's pattern, which is loyal too
     # a local's favourite public charger: in a quiet area, five or more vehicles and a top
     # vehicle that does little of its charging here, or that leaves its car overnight on at
-    # most half its visits to a site used mostly by day. A home's car charges and sleeps there.
+    # most half its visits to a site used mostly by day or not dominated by two cars. A
+    # home's car charges and sleeps there; where it does not, a second car does.
     quiet_group = quiet_area & (f["vehicles"] >= params.favourite_min_vehicles)
-    by_day = (f["overnight_share"] < params.favourite_max_overnight_share) & (
-        f["top_vehicle_overnight_share"] <= params.favourite_max_top_overnight_share
-    )
+    by_day = (
+        (f["overnight_share"] < params.favourite_max_overnight_share)
+        | (f["top2_vehicle_share"] < params.favourite_max_top2_share)
+    ) & (f["top_vehicle_overnight_share"] <= params.favourite_max_top_overnight_share)
     favourite = quiet_group & ((f["top_vehicle_loyalty"] < params.favourite_max_loyalty) | by_day)
     household = household & ~favourite
     one_car = dominant & (overnight | long_dwell) & ~favourite

@@ -198,6 +198,13 @@ class ClassifyParams:
     #: overnight share >= 0.41 outside dense fleets, top vehicle's >= 0.53 everywhere)
     favourite_max_overnight_share: float = 0.4
     favourite_max_top_overnight_share: float = 0.5
+    #: ...and the same, used overnight or not, when no two vehicles do >= favourite_max_top2_share
+    #: of its sessions (0 turns it off): a local without a home charger who stays the night
+    #: at its favourite on under half its visits, other locals' evenings there too; a home
+    #: whose car tops up by day elsewhere is a household of two cars with guests (tuning fleet
+    #: n44: 0.88). Nineteenth session: +7 eligible stations on 135 small/mid fleets (g238
+    #: 0.959 -> 1.0, g215 0.96 -> 0.98), no other site's class changed, 33 dense ones identical
+    favourite_max_top2_share: float = 0.8
     #: residential: vehicles that do >= loyal_vehicle_share of all their charging here (with
     #: >= 2 sessions) do >= home_loyal_share of the site's sessions, >= home_loyal_overnight_share
     #: of them overnight: a home friends also use. Drivers without a home charger spread their

@@ -887,6 +887,7 @@ def test_quiet_charger_a_homeless_local_overnights_at_now_and_then_is_public():
         home_resident_min_loyalty=0.0,
         favourite_max_loyalty=0.0,
         favourite_max_overnight_share=0.0,
+        favourite_max_top2_share=0.0,
     )
     again = _classify(*groups, homes=("pub-",), params=off).loc[0]
     assert (again["site_class"], "household" in again["reasons"]) == ("residential", True)
@@ -1010,7 +1011,12 @@ def test_quiet_charger_one_loyal_local_and_three_more_is_public():
     assert row["overnight_share"] == pytest.approx(10 / 26)
     assert row["one_time_vehicle_share"] == pytest.approx(6 / 10)
     assert row["site_class"] == "public", row["reasons"]
-    off = replace(PARAMS, locals_min_vehicles=1000, favourite_max_overnight_share=0.0)
+    off = replace(
+        PARAMS,
+        locals_min_vehicles=1000,
+        favourite_max_overnight_share=0.0,
+        favourite_max_top2_share=0.0,
+    )
     again = _classify(*groups, homes=("pub-",), params=off).loc[0]
     assert (again["site_class"], again["reasons"]) == ("residential", "loyal_overnight")
 
@@ -1408,7 +1414,12 @@ def test_quiet_charger_a_local_without_home_charger_dominates_is_public():
     assert row["top_vehicle_share"] == pytest.approx(8 / 14)
     assert row["top_vehicle_loyalty"] == pytest.approx(8 / 24)
     assert row["site_class"] == "public", row["reasons"]
-    off = replace(PARAMS, favourite_max_loyalty=0.0, favourite_max_overnight_share=0.0)
+    off = replace(
+        PARAMS,
+        favourite_max_loyalty=0.0,
+        favourite_max_overnight_share=0.0,
+        favourite_max_top2_share=0.0,
+    )
     again = _classify(*groups, homes=("pub-",), params=off).loc[0]
     assert again["site_class"] == "residential"
     assert "household" in again["reasons"].split(";")
@@ -1441,10 +1452,83 @@ def test_quiet_charger_a_loyal_local_uses_mostly_by_day_is_public():
     assert row["top_vehicle_overnight_share"] == pytest.approx(5 / 10)
     assert row["site_class"] == "public", row["reasons"]
     off = _classify(
-        *groups, homes=("pub-",), params=replace(PARAMS, favourite_max_overnight_share=0.0)
+        *groups,
+        homes=("pub-",),
+        params=replace(PARAMS, favourite_max_overnight_share=0.0, favourite_max_top2_share=0.0),
     )
     assert off.loc[0, "site_class"] == "residential"
     assert {"household", "loyal_overnight"} <= set(off.loc[0, "reasons"].split(";"))
+
+
+def test_local_favourite_used_overnight_by_others_too_is_public():
+    """A quiet public AC charger in a small fleet, as on held-out 400-vehicle seed 238
+    (P330390): a local without a home charger does 7 of its 16 sessions here (3 evenings left
+    overnight, 20 h for 11 h, and 4 noon top-ups) and 9 daytime top-ups at two chargers 3 and
+    6 km away; four drivers who sleep at home come 2, 2, 1 and 1 times, three of those evening
+    top-ups (18 h for 2.5 h).
+
+    The local does 7/13 = 0.54 of the sessions, sleeps here on 3/7 of its visits and does
+    7/16 = 0.44 of its charging here: ``household`` by the counts, and 6/13 = 0.46 of the
+    sessions are overnight, so the by-day exemption does not hold. But its car stays the night
+    on fewer than half its visits and no two vehicles do 0.8 of the sessions (the local and its
+    commonest visitor: 9/13 = 0.69): a home's car sleeps there, and a home where it does not
+    is a two-car household (next test).
+
+    Expected: ``public``; ``residential`` (``household``) with ``favourite_max_top2_share=0``.
+    """
+    local = _sessions(["local"] * 7, np.arange(7) * 3, [20, 12, 20, 12, 20, 12, 12],
+                      [11, 1.5, 11, 1.5, 11, 1.5, 1.5])  # fmt: skip
+    visitors = _sessions(["pub-0", "pub-0", "pub-1", "pub-1", "pub-2", "pub-3"],
+                         [1, 10, 4, 16, 7, 13], [18, 13, 18, 13, 18, 14],
+                         [2.5, 1.5, 2.5, 1.5, 2.5, 1.5])  # fmt: skip
+    groups = (
+        (pd.concat([local, visitors], ignore_index=True), 0.0),
+        (_sessions(["local"] * 5, np.arange(5) * 4, 15.0, 1.5), 3000.0),
+        (_sessions(["local"] * 4, np.arange(4) * 4 + 2, 15.0, 1.5), 6000.0),
+    )
+    row = _classify(*groups, homes=("pub-",)).loc[0]
+    assert (row["sessions"], row["vehicles"]) == (13, 5)
+    assert row["top_vehicle_share"] == pytest.approx(7 / 13)
+    assert row["top2_vehicle_share"] == pytest.approx(9 / 13)
+    assert row["overnight_share"] == pytest.approx(6 / 13)
+    assert row["top_vehicle_overnight_share"] == pytest.approx(3 / 7)
+    assert row["top_vehicle_loyalty"] == pytest.approx(7 / 16)
+    assert row["site_class"] == "public", row["reasons"]
+    off = _classify(*groups, homes=("pub-",), params=replace(PARAMS, favourite_max_top2_share=0.0))
+    assert off.loc[0, "site_class"] == "residential"
+    assert "household" in off.loc[0, "reasons"].split(";")
+
+
+def test_two_car_home_whose_first_car_tops_up_by_day_is_residential():
+    """A quiet home, as on the 400-vehicle tuning fleet n44: the first car does 8 of its 18
+    sessions here (4 evenings overnight, 4 noon top-ups) and 10 daytime top-ups at two
+    chargers 3 and 6 km away; the second car charges only here (5 sessions, 3 overnight);
+    three friends who sleep at home plug in once each by day.
+
+    The first car stays the night on only half its visits and 7/16 = 0.44 of the sessions are
+    overnight, as at a local's favourite public charger (previous test). But the two cars that
+    sleep here do 13/16 = 0.81 of the sessions: a household with guests.
+
+    Expected: ``residential`` (``household``); ``public`` with the two-car guard off
+    (``favourite_max_top2_share`` above 1).
+    """
+    first = _sessions(["first"] * 8, np.arange(8) * 2.5, [20, 12] * 4, [11, 1.5] * 4)
+    second = _sessions(["second"] * 5, [1, 5, 9, 13, 17], [21, 19, 12, 21, 12], [10, 11, 2, 10, 2])
+    friends = _sessions(["pub-0", "pub-1", "pub-2"], [3, 8, 15], 14.0, 1.5)
+    groups = (
+        (pd.concat([first, second, friends], ignore_index=True), 0.0),
+        (_sessions(["first"] * 5, np.arange(5) * 4, 15.0, 1.5), 3000.0),
+        (_sessions(["first"] * 5, np.arange(5) * 4 + 2, 15.0, 1.5), 6000.0),
+    )
+    row = _classify(*groups, homes=("pub-",)).loc[0]
+    assert (row["sessions"], row["vehicles"]) == (16, 5)
+    assert row["top2_vehicle_share"] == pytest.approx(13 / 16)
+    assert row["overnight_share"] == pytest.approx(7 / 16)
+    assert row["top_vehicle_overnight_share"] == pytest.approx(4 / 8)
+    assert row["site_class"] == "residential"
+    assert "household" in row["reasons"].split(";")
+    off = _classify(*groups, homes=("pub-",), params=replace(PARAMS, favourite_max_top2_share=1.01))
+    assert off.loc[0, "site_class"] == "public", off.loc[0, "reasons"]
 
 
 def test_small_garage_without_visitors_is_not_public():
