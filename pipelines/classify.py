@@ -492,8 +492,15 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["vehicles"].to_numpy() >= params.satellite_open_min_vehicles)
         & (f["one_time_vehicle_share"].to_numpy() >= params.satellite_open_one_time_share)
     )
+    # ...or made mostly of coarse fixes, whatever its hours: the residence's own sessions
+    # placed off it (a public charger beside a garage reports the fixes of its own spot)
+    coarse_fragment = (
+        ~quick.to_numpy()
+        & np.isin(base, ["public", "unconfirmed"])
+        & (f["coarse_known_fix_share"].to_numpy() >= params.satellite_coarse_fix_share)
+    )
     satellite = (
-        fragment_like
+        (fragment_like | coarse_fragment)
         & (f["satellite_share"].to_numpy() >= params.satellite_share)
         & (anchor_class != "public")
         & ~open_quiet

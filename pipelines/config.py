@@ -285,6 +285,12 @@ class ClassifyParams:
     #: 0.5 (simulated fleets: 3 eligible public sites recovered on 400-vehicle fleets, 1 lost
     #: on one 3,000-vehicle fleet; 6 fewer private sites published on two dense fleets)
     satellite_min_overnight_share: float = 0.3
+    #: ...or if >= satellite_coarse_fix_share of the fixes that report an accuracy are coarser
+    #: than 10 m, whatever the hours (> 1 turns it off): the residence's own sessions placed
+    #: off it, not a charger beside it. Nineteenth session, ~170 simulated fleets: two garages'
+    #: fragments published (h159 0.75, held-out g257 1.0: 3 vehicles, 4 sessions, one
+    #: overnight), against no public site at >= 0.75 (0.5-0.6: five, one eligible)
+    satellite_coarse_fix_share: float = 0.75
     #: ...but not outside busy areas (local_sessions_per_day < busy_area_sessions_per_day)
     #: when >= satellite_open_min_vehicles vehicles use it and >= satellite_open_one_time_share
     #: of them came once: a public charger that a garage's or a home's vehicles nearby also

@@ -318,6 +318,38 @@ def test_public_charger_next_to_a_garage_its_residents_use_by_day():
     assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
 
 
+def test_garage_fragment_of_coarse_fixes_is_satellite_by_day_too():
+    """A GPS fragment of a garage 25 m away, as on held-out 3,000-vehicle seed 257: three
+    sessions of two of its residents placed off it, one evening plug-in staying the night and
+    two daytime top-ups, plus one driver from elsewhere once by day; the residents' fixes
+    report 12 m accuracy (coarse, not poor), the visitor's none. Only 1/4 of its sessions are
+    overnight, so the overnight guard of a satellite does not hold (a public charger beside a
+    garage, that its residents use by day, is public: previous test). But every fix that
+    reports an accuracy is coarser than 10 m: the garage's own sessions, not a charger's.
+
+    Expected: the fragment ``residential`` (satellite); ``public`` with precise (5 m) fixes,
+    and with the coarse rule off (``satellite_coarse_fix_share`` above 1).
+    """
+    garage = garage_sessions(np.random.default_rng(3), 8)
+    residents = _sessions(["res-0", "res-1", "res-0"], [2, 6, 11], [20.0, 10.0, 13.0],
+                          [10.0, 2.0, 1.5]).assign(gps_accuracy_m=np.float32(12.0))  # fmt: skip
+    visitor = _sessions(["pub-0"], [8], 12.0, 1.5).assign(gps_accuracy_m=np.float32(np.nan))
+    site = (pd.concat([residents, visitor], ignore_index=True), 25.0)
+    out = _classify((garage, 0.0), site, homes=("pub-",))
+    row = out.loc[1]
+    assert (row["sessions"], row["vehicles"], row["satellite_of"]) == (4, 3, 0)
+    assert row["satellite_share"] == pytest.approx(3 / 4)
+    assert row["overnight_share"] == pytest.approx(1 / 4)
+    assert row["coarse_known_fix_share"] == 1.0
+    assert (row["site_class"], row["reasons"]) == ("residential", "satellite")
+    precise = (site[0].assign(gps_accuracy_m=np.float32(5.0)), 25.0)
+    assert _classify((garage, 0.0), precise, homes=("pub-",)).loc[1, "site_class"] == "public"
+    off = replace(PARAMS, satellite_coarse_fix_share=1.01)
+    assert _classify((garage, 0.0), site, homes=("pub-",), params=off).loc[1, "site_class"] == (
+        "public"
+    )
+
+
 def fragment_between_two_garage_parts(
     residents_hour: float, residents_dwell_h: float, busy: bool = False
 ):
