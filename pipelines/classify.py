@@ -487,24 +487,21 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
                        dtype=object)  # fmt: skip
     by_label[labels] = base
     anchor_class = by_label[sat_of]  # -1 reads the last slot: "public"
-    # a fragment is public-looking so far and partly used overnight (the garage's evenings)
-    fragment_like = (
-        ~quick.to_numpy()
-        & np.isin(base, ["public", "unconfirmed"])
-        & (f["overnight_share"].to_numpy() >= params.satellite_min_overnight_share)
+    # a fragment is public-looking so far and partly used overnight (the garage's evenings),
+    # or made mostly of coarse fixes whatever its hours: the residence's own sessions placed
+    # off it (a public charger beside a garage reports the fixes of its own spot)
+    public_looking = ~quick.to_numpy() & np.isin(base, ["public", "unconfirmed"])
+    fragment_like = public_looking & (
+        f["overnight_share"].to_numpy() >= params.satellite_min_overnight_share
+    )
+    coarse_fragment = public_looking & (
+        f["coarse_known_fix_share"].to_numpy() >= params.satellite_coarse_fix_share
     )
     # ...unless open to the public outside busy areas: many drivers, nearly all new here
     open_quiet = (
         ~busy_area.to_numpy()
         & (f["vehicles"].to_numpy() >= params.satellite_open_min_vehicles)
         & (f["one_time_vehicle_share"].to_numpy() >= params.satellite_open_one_time_share)
-    )
-    # ...or made mostly of coarse fixes, whatever its hours: the residence's own sessions
-    # placed off it (a public charger beside a garage reports the fixes of its own spot)
-    coarse_fragment = (
-        ~quick.to_numpy()
-        & np.isin(base, ["public", "unconfirmed"])
-        & (f["coarse_known_fix_share"].to_numpy() >= params.satellite_coarse_fix_share)
     )
     satellite = (
         (fragment_like | coarse_fragment)
