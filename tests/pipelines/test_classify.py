@@ -1431,8 +1431,9 @@ def test_quiet_charger_a_local_without_home_charger_dominates_is_public():
     homes' top vehicles: >= 0.4), a driver without one spreads over its favourites.
 
     Expected: ``public``; ``residential`` (``household``) with the exemptions off
-    (``favourite_max_loyalty=0``, ``favourite_max_overnight_share=0``: 4/14 of the sessions
-    are overnight, half the local's, so the by-day one would catch it too).
+    (``favourite_max_loyalty=0``, ``favourite_max_overnight_share=0``,
+    ``favourite_max_top2_share=0``: 4/14 of the sessions are overnight, half the local's, so
+    the by-day one would catch it too).
     """
     n = 8
     local = _sessions(["local"] * n, np.arange(n) * 2.5, [20, 12] * 4, [11, 1.5] * 4)
@@ -1471,7 +1472,7 @@ def test_quiet_charger_a_loyal_local_uses_mostly_by_day_is_public():
     homes with five or more vehicles: top vehicle >= 0.53 overnight).
 
     Expected: ``public``; ``residential`` (``household``, ``loyal_overnight``) with the
-    exemption off (``favourite_max_overnight_share=0``).
+    exemption off (``favourite_max_overnight_share=0``, ``favourite_max_top2_share=0``).
     """
     local = _sessions(["local"] * 10, np.arange(10) * 2, [20, 12] * 5, [11, 1.5] * 5)
     visitors = _sessions(["pub-0", "pub-0", "pub-1", "pub-1", "pub-2", "pub-3"],
