@@ -1551,8 +1551,7 @@ def test_two_car_home_whose_first_car_tops_up_by_day_is_residential():
     friends = _sessions(["pub-0", "pub-1", "pub-2"], [3, 8, 15], 14.0, 1.5)
     groups = (
         (pd.concat([first, second, friends], ignore_index=True), 0.0),
-        (_sessions(["first"] * 5, np.arange(5) * 4, 15.0, 1.5), 3000.0),
-        (_sessions(["first"] * 5, np.arange(5) * 4 + 2, 15.0, 1.5), 6000.0),
+        *_daytime_elsewhere(["first"], n=5),
     )
     row = _classify(*groups, homes=("pub-",)).loc[0]
     assert (row["sessions"], row["vehicles"]) == (16, 5)
