@@ -373,15 +373,23 @@ class ClassifyParams:
     #: 7-driver charger on a 3,000-vehicle fleet (h139); without the busy-area condition a
     #: second (h73, in a quieter area)
     split_resident_groups: bool = False
-    #: *joining* a station's fragments (pipelines.mixtures.join_fragments): a public site with
+    #: *joining* a station's fragments (pipelines.fragments.join_fragments): a public site with
     #: fewer than fragment_max_sessions sessions whose centroid lies within fragment_join_m of a
     #: busier public site of the same power class (its nearest) is that site's fringe of poor
-    #: fixes, and joins it. The simulator's distinct public stations are >= 30 m apart; 0 turns
-    #: it off. Fifteenth session: the split stations of h145 (10 + 3 sessions, 19.5 m apart) and
-    #: h89 (5 + 3, 26 m) joined, nothing else changed on 89 small/mid and 28 dense fleets; without
-    #: the power-class condition dense h105 lost a quick charger 30 m from an AC one
+    #: fixes, and joins it; 0 turns it off. Fifteenth session: the split stations of h145 (10 + 3
+    #: sessions, 19.5 m apart) and h89 (5 + 3, 26 m) joined, nothing else changed on 89
+    #: small/mid and 28 dense fleets; without the power-class condition dense h105 lost a quick
+    #: charger 30 m from an AC one
     fragment_join_m: float = 28.0
     fragment_max_sessions: int = 10
+    #: ...and only if at least this share of the fragment's fixes that report an accuracy are
+    #: coarser than 10 m (classify.COARSE_FIX_M): a fringe of poor fixes, not a quiet station of
+    #: good ones. Twentieth session: since poor fixes go to their likeliest site
+    #: (place_poor_fixes) the join fired 4 times on 159 small/mid fleets and 33 dense ones, every
+    #: time joining two distinct stations 31-37 m apart whose centroids had come within 26-28 m
+    #: (fragments 0-0.25 coarse; g273 lost an eligible station); every public site within 60 m
+    #: of a busier one of its power class (814) with >= 0.5 coarse lay >= 37 m off
+    fragment_min_coarse_share: float = 0.5
     #: ...or, after open_min_span_days of history, an open group: at least this share of its
     #: vehicles came only once (simulated public sites: >= 0.28; garages after two weeks: ~0)
     open_min_span_days: int = 14

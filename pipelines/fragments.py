@@ -4,10 +4,12 @@ A few sessions with poor fixes (15-25 m off) that happen to fall close together 
 enough for a site of their own beside their station's: the station is published twice, a few
 metres apart. Clustering cannot tell them apart from a distinct quiet station without
 knowing what each site is, so this step runs after classification: a ``public`` site with
-fewer than ``fragment_max_sessions`` sessions whose nearest public site is busier, within
-``fragment_join_m`` and of the same power class gives its sessions to that site. Both must look
-public on their own, so a home next to a charger (excluded) is never joined into it; a quick
-charger beside an AC one (30 m apart on a dense simulated fleet) is a station of its own.
+fewer than ``fragment_max_sessions`` sessions, at least ``fragment_min_coarse_share`` of its
+fixes coarse, whose nearest public site is busier, within ``fragment_join_m`` and of the same
+power class gives its sessions to that site. Both must look public on their own, so a home next
+to a charger (excluded) is never joined into it; a quick charger beside an AC one (30 m apart
+on a dense simulated fleet) is a station of its own, and so is a quiet station of good fixes
+beside a busier one (two stations 31 m apart can have centroids 26 m apart).
 
 Only one step deep: a fragment never receives another fragment, so a row of thin public
 sites does not chain into one. The joined sites are classified afresh
@@ -49,7 +51,8 @@ def join_fragments(
     cluster : ClusterParams
         How site positions are summarised (:func:`pipelines.sites.summarise_labels`).
     params : ClassifyParams
-        ``fragment_join_m`` (0 turns the step off) and ``fragment_max_sessions``.
+        ``fragment_join_m`` (0 turns the step off), ``fragment_max_sessions`` and
+        ``fragment_min_coarse_share``.
 
     Returns
     -------
@@ -72,6 +75,9 @@ def join_fragments(
         params.fragment_max_sessions,
         params.fragment_join_m,
     )
+    # a fragment is made of poor fixes (an unknown share, no fix reporting one, is not)
+    coarse = classified["coarse_known_fix_share"].to_numpy(np.float64)[public]
+    target = np.where(coarse >= params.fragment_min_coarse_share, target, -1)
     joined = target >= 0
     if not joined.any():
         return sites, lab.copy()

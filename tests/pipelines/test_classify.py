@@ -2062,18 +2062,26 @@ def _join(*groups: tuple[pd.DataFrame, float], homes: tuple[str, ...], params=PA
     return before, labels, after
 
 
-@pytest.mark.parametrize(("east_m", "joined"), [(20.0, True), (35.0, False)])
-def test_station_fragment_joins_its_site(east_m, joined):
+@pytest.mark.parametrize(
+    ("east_m", "accuracy_m", "joined"),
+    [(20.0, 12.0, True), (35.0, 12.0, False), (20.0, 5.0, False)],
+)
+def test_station_fragment_joins_its_site(east_m, accuracy_m, joined):
     """A quiet public AC charger at the origin: 10 drivers by day, once each. Three more
-    drivers' fixes landed ``east_m`` east (good accuracy reported, so not a poor-fix fringe),
-    a site of their own that looks public too (h145: 10 + 3 sessions 19.5 m apart).
+    drivers' fixes landed ``east_m`` east, each reporting ``accuracy_m``, a site of their own
+    that looks public too (h145: 10 + 3 sessions 19.5 m apart).
 
-    Expected: at 20 m the three join the charger's site, one public site of 13 sessions whose
-    centroid moves 20 * 3/13 = 4.6 m east; at 35 m (the simulator's distinct stations are
-    >= 30 m apart) both stay public sites of their own.
+    Expected: at 20 m with 12 m fixes (coarse, though not poor enough to hold the site back
+    for ``poor_fixes``: a fringe of imprecise fixes) the three join the charger's site, one
+    public site of 13 sessions whose centroid moves 20 * 3/13 = 4.6 m east;
+    at 35 m (beyond ``fragment_join_m``) both stay public sites of their own, and so they do at
+    20 m with 5 m fixes: a quiet station of its own beside a busier one (g273: two stations
+    31 m apart whose sites had come within 27.6 m, joined before the coarse-fix condition).
     """
     station = _sessions([f"pub-{i}" for i in range(10)], np.arange(10) * 3, 12.0, 1.5)
-    fringe = _sessions([f"frag-{i}" for i in range(3)], [4, 13, 22], 14.0, 1.5)
+    fringe = _sessions([f"frag-{i}" for i in range(3)], [4, 13, 22], 14.0, 1.5).assign(
+        gps_accuracy_m=np.float32(accuracy_m)
+    )
     before, labels, after = _join((station, 0.0), (fringe, east_m), homes=("pub-", "frag-"))
     assert before.set_index("cluster").loc[[0, 1], "site_class"].tolist() == ["public"] * 2
     got = after.set_index("cluster")
