@@ -31,10 +31,11 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    sleep there (``overnight`` + ``closed_regular_group`` / ``resident_vehicles``).
    Where many vehicles charge within a kilometre (``local_sessions_per_day``), a public
    charger is shared by many drivers, so a site one vehicle sleeping there dominates
-   (``dominant_in_busy_area``), a small one whose top vehicle does a good share and much of all
-   its own charging there, sleeping there or not (``loyal_in_busy_area``), or one whose
-   sessions are mostly by vehicles sleeping there, partly overnight
-   (``residents_in_busy_area``), is residential too.
+   (``dominant_in_busy_area``; where the area is only moderately busy, not when five or more
+   vehicles use it and that one does under 0.3 of its own charging there), a small one whose
+   top vehicle does a good share and much of all its own charging there, sleeping there or
+   not (``loyal_in_busy_area``), or one whose sessions are mostly by vehicles sleeping there,
+   partly overnight (``residents_in_busy_area``), is residential too.
 4. *A workplace*: long weekday-daytime sessions (``weekday_daytime`` + ``long_dwell``), judged
    on all sessions or on those of vehicles sleeping elsewhere (a home next door chained into
    the site dilutes the first; a few of them are needed, one is no evidence). Outside busy
@@ -418,6 +419,13 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         busy_area
         & (f["top_vehicle_share"] >= params.busy_area_top_share)
         & (f["anchored_share"] >= params.busy_area_anchored_share)
+        # ...unless the area is only moderately busy and the top vehicle charges mostly
+        # elsewhere: a local's favourite among several drivers', not its home
+        & ~(
+            (f["local_sessions_per_day"] < params.busy_favourite_max_sessions_per_day)
+            & (f["vehicles"] >= params.favourite_min_vehicles)
+            & (f["top_vehicle_loyalty"] < params.busy_favourite_max_loyalty)
+        )
     )
     busy_loyal = (
         busy_area

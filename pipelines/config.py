@@ -441,6 +441,15 @@ class ClassifyParams:
     busy_area_sessions_per_day: float = 200.0
     busy_area_top_share: float = 0.3
     busy_area_anchored_share: float = 0.2
+    #: ...except, where fewer than busy_favourite_max_sessions_per_day are plugged in nearby,
+    #: at a site of >= favourite_min_vehicles vehicles whose top vehicle does <
+    #: busy_favourite_max_loyalty of all its own charging there: a local's favourite, not its
+    #: home (0 turns it off). Twentieth session, ~190 simulated fleets: the sites held back by
+    #: this rule alone were 21 public (15 eligible, all at 200-357 sessions a day nearby, top
+    #: vehicle loyalty 0.15-0.45) against 574 homes and garages, whose top vehicles with
+    #: loyalty < 0.3 are >= 522 a day (and at 200-400 a day >= 0.33)
+    busy_favourite_max_sessions_per_day: float = 400.0
+    busy_favourite_max_loyalty: float = 0.3
     #: ...and, there, a site of at most busy_area_loyal_max_sessions where one vehicle does >=
     #: busy_area_loyal_top_share of the sessions and >= busy_area_loyal_loyalty of all its own
     #: charging is that vehicle's home, sleeping there or not: amid that many chargers a

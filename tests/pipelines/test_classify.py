@@ -831,6 +831,49 @@ def test_home_amid_dense_fleet_whose_car_charges_by_day_is_residential():
     assert q["site_class"] == "public", q["reasons"]
 
 
+def _favourite_amid_moderate_demand(away_visits: int, per_day: int, params=PARAMS):
+    """Site 0, a public charger in a neighbourhood where ``per_day`` sessions a day are plugged
+    in: a local without a home charger plugs in 4 times (2 of them overnight, the only nights
+    it charges, so it "sleeps" there) and ``away_visits`` more times by day at a charger 2 km
+    away; 6 drivers once each by day. Top vehicle 4/10 = 0.4 of the sessions."""
+    rng = np.random.default_rng(21)
+    local = pd.concat([
+        _sessions(["local"] * 2, [2, 16], 20.0, 10.0),
+        _sessions(["local"] * 2, [6, 23], 11.0, 1.5),
+    ], ignore_index=True)  # fmt: skip
+    others = _sessions([f"pub-{i}" for i in range(6)], [1, 5, 9, 13, 19, 25], 12.0, 1.5)
+    away = _sessions(["local"] * away_visits, np.arange(away_visits) * 2 + 1, 13.0, 1.5)
+    groups = ((pd.concat([local, others], ignore_index=True), 0.0), (away, 2000.0),
+              (busy_neighbourhood_sessions(rng, per_day=per_day), 300.0))  # fmt: skip
+    return _classify(*groups, homes=("pub-", "crowd-"), params=params).loc[0]
+
+
+def test_local_favourite_amid_moderate_demand_is_public():
+    """g221, g245, g282 (3,000 vehicles, 220-290 sessions a day nearby): eligible public
+    chargers whose top vehicle sleeps there now and then but does < 0.3 of its own charging
+    there were ``dominant_in_busy_area`` (top share >= 0.3, anchored >= 0.2).
+
+    Expected, :func:`_favourite_amid_moderate_demand`: with 10 visits away (loyalty 4/14 =
+    0.29) at 250 a day ``public``; ``residential`` with dominant_in_busy_area when the local
+    charges mostly here (5 away: 4/9 = 0.44), when the area is busier (450 a day, >=
+    ``busy_favourite_max_sessions_per_day``) and with ``busy_favourite_max_loyalty`` 0.
+    """
+    r = _favourite_amid_moderate_demand(10, 250)
+    assert PARAMS.busy_area_sessions_per_day <= r["local_sessions_per_day"] < 400
+    assert (r["top_vehicle_share"], r["anchored_share"]) == (0.4, 0.4)
+    assert (r["vehicles"], r["top_vehicle_loyalty"]) == (7, pytest.approx(4 / 14))
+    assert r["site_class"] == "public", r["reasons"]
+    off = replace(PARAMS, busy_favourite_max_loyalty=0.0)
+    for got in (
+        _favourite_amid_moderate_demand(5, 250),
+        _favourite_amid_moderate_demand(10, 450),
+        _favourite_amid_moderate_demand(10, 250, params=off),
+    ):
+        assert got["site_class"] == "residential", got["reasons"]
+        assert "dominant_in_busy_area" in got["reasons"].split(";")
+    assert _favourite_amid_moderate_demand(10, 450)["local_sessions_per_day"] >= 400
+
+
 def test_quiet_charger_a_local_often_overnights_at_is_public():
     """A quiet public AC charger in a small fleet: one local (without a home charger at this
     place: it sleeps at home, 5 km away, three nights) charges here six times, twice
