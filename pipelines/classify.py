@@ -511,11 +511,16 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["vehicles"].to_numpy() >= params.satellite_open_min_vehicles)
         & (f["one_time_vehicle_share"].to_numpy() >= params.satellite_open_one_time_share)
     )
+    # ...or used by many, nearly all reporting fine fixes: a charger beside the residence
+    fine_crowd = (f["vehicles"].to_numpy() >= params.satellite_fine_min_vehicles) & (
+        f["coarse_known_fix_share"].to_numpy() < params.satellite_min_coarse_share
+    )
     satellite = (
         (fragment_like | coarse_fragment)
         & (f["satellite_share"].to_numpy() >= params.satellite_share)
         & (anchor_class != "public")
         & ~open_quiet
+        & ~fine_crowd
     )
     # ...and so do fragments whose vehicles sleep at several sites nearby, partly overnight here
     fragment = (

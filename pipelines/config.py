@@ -303,6 +303,15 @@ class ClassifyParams:
     #: h107, h110, no private site added)
     satellite_open_min_vehicles: int = 4
     satellite_open_one_time_share: float = 0.7
+    #: ...nor, anywhere, when >= satellite_fine_min_vehicles vehicles use it and fewer than
+    #: satellite_min_coarse_share of the fixes that report an accuracy are coarser than 10 m
+    #: (an unknown share is no evidence): a residence's fragment that big is its residents'
+    #: imprecise fixes, a charger beside it reports its own spot (0 turns it off). Twentieth
+    #: session, ~195 simulated fleets, sites that were satellites and nothing else with >= 5
+    #: vehicles: 116 garage and home fragments at 0.25 (one, a workplace's) and >= 0.4, against
+    #: 6 public chargers (all eligible; 9-25 vehicles, two on held-out g305) at <= 0.2
+    satellite_fine_min_vehicles: int = 5
+    satellite_min_coarse_share: float = 0.25
     #: residential: >= neighbour_sleeper_share of the sessions are by vehicles that sleep at
     #: another site within neighbour_m and spent a night here too. A garage fragment whose
     #: residents sleep at several fragments nearby (so no one of them is its satellite_of)

@@ -265,9 +265,10 @@ def test_garage_fragment_is_satellite_of_the_garage():
 
 def test_garage_fragment_that_passers_by_also_use_is_satellite():
     """A GPS fragment of a garage 80 m away amid a dense fleet (a busy charger 300 m off):
-    four residents' usual evening sessions staying the night, and five drivers from elsewhere
-    who plugged in once by day nearby. The residents do 4/9 = 0.44 of its sessions, all of them
-    overnight; each of the nine vehicles came once.
+    four residents' usual evening sessions staying the night, placed off the garage with 12 m
+    fixes (coarse: the garage's imprecise fixes), and five drivers from elsewhere who plugged
+    in once by day nearby with 5 m fixes. The residents do 4/9 = 0.44 of its sessions, all of
+    them overnight; each of the nine vehicles came once.
 
     Expected: the fragment ``residential`` (satellite), not a public site of 9 vehicles. The
     same site outside a busy area is ``public``: there a satellite of >= 4 vehicles, >= 0.7 of
@@ -277,7 +278,7 @@ def test_garage_fragment_that_passers_by_also_use_is_satellite():
     """
     garage = garage_sessions(np.random.default_rng(3), 8)
     fragment = _sessions([f"res-{i}" for i in range(4)], [2, 5, 9, 12], [19.0, 20.0, 21.0, 22.0],
-                         10.0)  # fmt: skip
+                         10.0).assign(gps_accuracy_m=np.float32(12.0))  # fmt: skip
     others = _sessions([f"pub-{i}" for i in range(5)], [1, 3, 6, 8, 11], 12.0, 1.5)
     site = (pd.concat([fragment, others]), 80.0)
     busy = (busy_neighbourhood_sessions(np.random.default_rng(4)), 300.0)
@@ -286,6 +287,7 @@ def test_garage_fragment_that_passers_by_also_use_is_satellite():
     assert out.loc[1, "satellite_of"] == 0
     assert out.loc[1, "satellite_share"] == pytest.approx(4 / 9)
     assert out.loc[1, "one_time_vehicle_share"] == 1.0
+    assert out.loc[1, "coarse_known_fix_share"] == pytest.approx(4 / 9)
     assert out.loc[1, "site_class"] == "residential"
     assert "satellite" in out.loc[1, "reasons"].split(";")
     quiet = _classify((garage, 0.0), site, homes=("pub-",))
@@ -297,6 +299,40 @@ def test_garage_fragment_that_passers_by_also_use_is_satellite():
     assert twice.loc[1, "one_time_vehicle_share"] == pytest.approx(6 / 9)
     assert twice.loc[1, "site_class"] == "residential"
     assert "satellite" in twice.loc[1, "reasons"].split(";")
+
+
+def test_charger_beside_a_garage_used_by_many_with_fine_fixes_is_public():
+    """Held-out 3,000-vehicle g305: two eligible public chargers (14 and 25 vehicles, 0.08 and
+    0.15 of their fixes coarse) were satellites of a garage nearby. Here, amid a dense fleet,
+    a charger 80 m from a garage: four residents top up there by day, six drivers from
+    elsewhere once each, three of them staying the night. Residents 4/10 = 0.4 of the
+    sessions (``satellite_share``), overnight 0.3: a satellite's pattern, and no resident has
+    spent a night there (no neighbour sleepers). Ten vehicles report 5 m fixes.
+
+    Expected: ``public`` (a garage fragment that big is its residents' imprecise fixes: >= 5
+    vehicles, >= 0.25 coarse); ``residential`` (satellite) when the residents' fixes report 12 m
+    (4/10 coarse) and when ``satellite_min_coarse_share`` is 0.
+    """
+    garage = garage_sessions(np.random.default_rng(3), 8)
+    residents = _sessions([f"res-{i}" for i in range(4)], [1, 4, 8, 11], 12.0, 1.5)
+    hours, dwell = [10.0, 13.0, 15.0, 20.0, 21.0, 22.0], [1.5, 1.5, 1.5, 10.0, 10.0, 9.0]
+    others = _sessions([f"pub-{i}" for i in range(6)], [2, 3, 6, 9, 12, 14], hours, dwell)
+    busy = (busy_neighbourhood_sessions(np.random.default_rng(4)), 300.0)
+
+    def charger(residents_accuracy_m: float, params=PARAMS) -> pd.Series:
+        res = residents.assign(gps_accuracy_m=np.float32(residents_accuracy_m))
+        site = (pd.concat([res, others], ignore_index=True), 80.0)
+        return _classify((garage, 0.0), site, busy, homes=("pub-",), params=params).loc[1]
+
+    got = charger(5.0)
+    assert got["local_sessions_per_day"] >= PARAMS.busy_area_sessions_per_day
+    assert (got["satellite_of"], got["satellite_share"], got["overnight_share"]) == (0, 0.4, 0.3)
+    assert (got["vehicles"], got["coarse_known_fix_share"]) == (10, 0.0)
+    assert got["neighbour_sleeper_share"] == 0.0
+    assert got["site_class"] == "public", got["reasons"]
+    off = replace(PARAMS, satellite_min_coarse_share=0.0)
+    for got in (charger(12.0), charger(5.0, params=off)):
+        assert got["site_class"] == "residential" and got["reasons"] == "satellite"
 
 
 def test_public_charger_next_to_a_garage_its_residents_use_by_day():
