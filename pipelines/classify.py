@@ -443,7 +443,12 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     # vehicle that does little of its charging here, or that leaves its car overnight on at
     # most half its visits to a site used mostly by day or not dominated by two cars. A
     # home's car charges and sleeps there; where it does not, a second car does.
-    quiet_group = quiet_area & (f["vehicles"] >= params.favourite_min_vehicles)
+    # ...not where one vehicle dominates and sleeps there on most of its visits: a home whose
+    # car also charges a lot elsewhere
+    sleeping_owner = dominant & (
+        f["top_vehicle_overnight_share"] > params.favourite_max_top_overnight_share
+    )
+    quiet_group = quiet_area & (f["vehicles"] >= params.favourite_min_vehicles) & ~sleeping_owner
     by_day = (
         (f["overnight_share"] < params.favourite_max_overnight_share)
         | (f["top2_vehicle_share"] < params.favourite_max_top2_share)

@@ -199,6 +199,11 @@ class ClassifyParams:
     #: outside dense fleets, top vehicle's >= 0.53; nineteenth session, ~170 fleets: 17 of 109
     #: such homes at <= 0.5, two-car households or held by other rules, see below)
     favourite_max_overnight_share: float = 0.4
+    #: (twentieth session: the whole exemption, loyalty arm included, is also off where the
+    #: top vehicle does >= home_top_vehicle_share of the sessions and sleeps there on more than
+    #: this share of its visits: held-out g310 published a home whose car, 0.71 of the
+    #: sessions and overnight on 9 of its 10 visits, did 0.38 of its charging there; ~195
+    #: simulated fleets: no other site's class changed)
     favourite_max_top_overnight_share: float = 0.5
     #: ...and the same, used overnight or not, when no two vehicles do >= favourite_max_top2_share
     #: of its sessions (0 turns it off): a local without a home charger who stays the night

@@ -1612,6 +1612,39 @@ def test_local_favourite_used_overnight_by_others_too_is_public():
     assert "household" in off.loc[0, "reasons"].split(";")
 
 
+def test_home_whose_car_also_charges_much_elsewhere_is_residential():
+    """A quiet home, as on held-out 3,000-vehicle g310: its car does 10 of its 26 sessions
+    here, 9 of them evenings left overnight and one noon top-up, and 16 daytime top-ups at two
+    chargers 3 and 6 km away; four friends who sleep at home plug in once each by day.
+
+    The car does 10/14 = 0.71 of the sessions and sleeps here on 9 of its 10 visits, but only
+    10/26 = 0.38 of its charging is here, under ``favourite_max_loyalty``: a local's favourite
+    by the loyalty arm of that exemption. A vehicle that dominates a site and stays the night
+    on most of its visits is at home, whatever it charges elsewhere.
+
+    Expected: ``residential`` (``dominant_vehicle``); ``public`` with the guard off
+    (``favourite_max_top_overnight_share`` 1, which also lets the by-day arm ignore the top
+    vehicle's nights).
+    """
+    nights = _sessions(["car"] * 9, np.arange(9) * 3, 20.0, 11.0)
+    noon = _sessions(["car"], [25], 12.0, 1.5)
+    friends = _sessions([f"pub-{i}" for i in range(4)], [2, 8, 14, 20], 14.0, 1.5)
+    groups = (
+        (pd.concat([nights, noon, friends], ignore_index=True), 0.0),
+        *_daytime_elsewhere(["car"]),
+    )
+    row = _classify(*groups, homes=("pub-",)).loc[0]
+    assert (row["sessions"], row["vehicles"]) == (14, 5)
+    assert row["local_sessions_per_day"] < PARAMS.quiet_area_sessions_per_day
+    assert row["top_vehicle_share"] == pytest.approx(10 / 14)
+    assert row["top_vehicle_overnight_share"] == pytest.approx(0.9)
+    assert row["top_vehicle_loyalty"] == pytest.approx(10 / 26)
+    assert row["site_class"] == "residential"
+    assert "dominant_vehicle" in row["reasons"].split(";")
+    off = replace(PARAMS, favourite_max_top_overnight_share=1.0)
+    assert _classify(*groups, homes=("pub-",), params=off).loc[0, "site_class"] == "public"
+
+
 def test_two_car_home_whose_first_car_tops_up_by_day_is_residential():
     """A quiet home, as on the 400-vehicle tuning fleet n44: the first car does 8 of its 18
     sessions here (4 evenings overnight, 4 noon top-ups) and 10 daytime top-ups at two
