@@ -26,7 +26,8 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    their charger, one of them loyal. Nor, in a quiet area, where five or more vehicles use
    the site and its top vehicle does under 0.4 of its charging there, or the site is used
    mostly by day and the top vehicle leaves its car overnight on at most half its visits: a
-   local's *favourite* public charger.
+   local's *favourite* public charger — unless that vehicle dominates and sleeps there on
+   most of its visits (a home whose car also charges a lot elsewhere).
 3. *A shared garage*: overnight charging by a closed group of regulars or by vehicles that
    sleep there (``overnight`` + ``closed_regular_group`` / ``resident_vehicles``).
    Where many vehicles charge within a kilometre (``local_sessions_per_day``), a public

@@ -314,7 +314,7 @@ class ClassifyParams:
     #: imprecise fixes, a charger beside it reports its own spot (0 turns it off). Twentieth
     #: session, ~195 simulated fleets, sites that were satellites and nothing else with >= 5
     #: vehicles: 116 garage and home fragments at 0.25 (one, a workplace's) and >= 0.4, against
-    #: 6 public chargers (all eligible; 9-25 vehicles, two on held-out g305) at <= 0.2
+    #: 6 public chargers (all eligible; 6-25 vehicles, two on held-out g305) at <= 0.2
     satellite_fine_min_vehicles: int = 5
     satellite_min_coarse_share: float = 0.25
     #: residential: >= neighbour_sleeper_share of the sessions are by vehicles that sleep at
