@@ -885,7 +885,7 @@ def _favourite_amid_moderate_demand(away_visits: int, per_day: int, params=PARAM
 
 
 def test_local_favourite_amid_moderate_demand_is_public():
-    """g221, g245, g282 (3,000 vehicles, 220-290 sessions a day nearby): eligible public
+    """g221, g245, g282 (3,000 vehicles, 200-290 sessions a day nearby): eligible public
     chargers whose top vehicle sleeps there now and then but does < 0.3 of its own charging
     there were ``dominant_in_busy_area`` (top share >= 0.3, anchored >= 0.2).
 
