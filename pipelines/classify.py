@@ -512,6 +512,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         f["coarse_known_fix_share"].to_numpy() >= params.satellite_coarse_fix_share
     )
     # ...unless open to the public outside busy areas: many drivers, nearly all new here
+    # (not a fragment of coarse fixes, however open)
     open_quiet = (
         ~busy_area.to_numpy()
         & (f["vehicles"].to_numpy() >= params.satellite_open_min_vehicles)
@@ -525,7 +526,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         (fragment_like | coarse_fragment)
         & (f["satellite_share"].to_numpy() >= params.satellite_share)
         & (anchor_class != "public")
-        & ~open_quiet
+        & (~open_quiet | coarse_fragment)
         & ~fine_crowd
     )
     # ...and so do fragments whose vehicles sleep at several sites nearby, partly overnight here

@@ -305,7 +305,10 @@ class ClassifyParams:
     #: chargers (one-time share 0.75-1.0, 4-323 sessions a day nearby) and 1 garage fragment
     #: (0.6); on 18 dense fleets 217 garage and home fragments, all at >= 273 sessions a day
     #: nearby, most with one-time share 1.0 (thirteenth session: recall +1 station on h79,
-    #: h107, h110, no private site added)
+    #: h107, h110, no private site added). Twentieth session: not for a satellite of coarse
+    #: fixes (satellite_coarse_fix_share): held-out g310 published a garage's fragment 28 m
+    #: off, all five users residents, 0.75 coarse, 4 of 5 seen once; ~195 simulated fleets:
+    #: that and one more garage fragment (h114, 8 vehicles), no public site
     satellite_open_min_vehicles: int = 4
     satellite_open_one_time_share: float = 0.7
     #: ...nor, anywhere, when >= satellite_fine_min_vehicles vehicles use it and fewer than

@@ -386,6 +386,32 @@ def test_garage_fragment_of_coarse_fixes_is_satellite_by_day_too():
     )
 
 
+def test_garage_fragment_of_coarse_fixes_is_satellite_however_open():
+    """A GPS fragment of a garage 28 m away in a quiet area, as on held-out 3,000-vehicle
+    g310: five residents each plugged in there once for the night (20 h, 10 h), one of them a
+    second time; every fix reports 12 m. Five vehicles, 4/5 seen once: the "open to the
+    public" exemption of a quiet satellite (>= 4 vehicles, >= 0.7 once) holds, as for a public
+    charger the residents also use. But all its users sleep at the garage and every fix is
+    coarse: the garage's own sessions.
+
+    Expected: ``residential`` (satellite); ``public`` with 5 m fixes (the open exemption) and
+    with the coarse rule off (``satellite_coarse_fix_share`` above 1).
+    """
+    garage = garage_sessions(np.random.default_rng(3), 8)
+    frag = _sessions([f"res-{i}" for i in range(5)] + ["res-0"], [1, 4, 7, 10, 13, 16], 20.0,
+                     10.0).assign(gps_accuracy_m=np.float32(12.0))  # fmt: skip
+    row = _classify((garage, 0.0), (frag, 28.0)).loc[1]
+    assert (row["sessions"], row["vehicles"], row["satellite_of"]) == (6, 5, 0)
+    assert row["local_sessions_per_day"] < PARAMS.busy_area_sessions_per_day
+    assert row["one_time_vehicle_share"] == pytest.approx(0.8)
+    assert (row["satellite_share"], row["coarse_known_fix_share"]) == (1.0, 1.0)
+    assert (row["site_class"], row["reasons"]) == ("residential", "satellite")
+    fine = (frag.assign(gps_accuracy_m=np.float32(5.0)), 28.0)
+    assert _classify((garage, 0.0), fine).loc[1, "site_class"] == "public"
+    off = replace(PARAMS, satellite_coarse_fix_share=1.01)
+    assert _classify((garage, 0.0), (frag, 28.0), params=off).loc[1, "site_class"] == "public"
+
+
 def fragment_between_two_garage_parts(
     residents_hour: float, residents_dwell_h: float, busy: bool = False
 ):
