@@ -443,9 +443,9 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     # a local's favourite public charger: in a quiet area, five or more vehicles and a top
     # vehicle that does little of its charging here, or that leaves its car overnight on at
     # most half its visits to a site used mostly by day or not dominated by two cars. A
-    # home's car charges and sleeps there; where it does not, a second car does.
-    # ...not where one vehicle dominates and sleeps there on most of its visits: a home whose
-    # car also charges a lot elsewhere
+    # home's car charges and sleeps there; where it does not, a second car does; and where
+    # one car dominates and sleeps there on most visits it is home, however much it charges
+    # elsewhere
     sleeping_owner = dominant & (
         f["top_vehicle_overnight_share"] > params.favourite_max_top_overnight_share
     )

@@ -75,7 +75,9 @@ def join_fragments(
         params.fragment_max_sessions,
         params.fragment_join_m,
     )
-    # a fragment is made of poor fixes (an unknown share, no fix reporting one, is not)
+    # a fragment is made of poor fixes (an unknown share, no fix reporting one, is not).
+    # Masked after the search: a thin site of fine fixes keeps its own sessions but still
+    # counts as pointing elsewhere, so nothing joins into it (errs towards keeping apart)
     coarse = classified["coarse_known_fix_share"].to_numpy(np.float64)[public]
     target = np.where(coarse >= params.fragment_min_coarse_share, target, -1)
     joined = target >= 0
