@@ -16,8 +16,10 @@ import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -52,6 +54,57 @@ def window_bounds(day: str, window_days: int) -> tuple[str, str]:
     return (end - dt.timedelta(days=window_days - 1)).isoformat(), end.isoformat()
 
 
+class Classified(NamedTuple):
+    """:func:`classify_window`'s result: the classified sites, each session's site, and how
+    many poor fixes were placed, sites split off residences, fragments joined and held-back
+    sites confirmed by the registry."""
+
+    classified: pd.DataFrame
+    labels: npt.NDArray[np.int64]
+    placed: int
+    split: int
+    joined: int
+    confirmed: int
+
+
+def classify_window(
+    sessions: pd.DataFrame,
+    sites: pd.DataFrame,
+    clustered: npt.ArrayLike,
+    settings: Settings,
+    registry: pd.DataFrame | None = None,
+) -> Classified:
+    """Everything ``discover`` does between clustering and writing, in memory.
+
+    Poor fixes go to the site they most likely came from; the sites are classified by the
+    rules; residences are split off chargers and stations' fragments joined (classified again
+    after each); a held-back site alone on a known public charge point is confirmed by the
+    ``registry``. ``sites`` and ``clustered`` come from :func:`pipelines.sites.find_sites` (or
+    its incremental equal). The developer tools (``pipelines.sim.census``) call this too, so
+    what they show is what the daily run publishes.
+    """
+    clustered = np.asarray(clustered, dtype=np.int64)
+    # each poor fix to the site it most likely came from (a station's fringe, not a home's)
+    sites, labels = place_poor_fixes(sessions, clustered, sites, settings.cluster)
+    features = site_features(sessions, labels, sites, settings.classify)
+    classified = classify_sites(features, settings.classify)
+    # a residence chained with the charger next to it split off, a station's fringe of poor
+    # fixes joined into its site; classified again after each
+    refined = refine_sites(sessions, labels, classified, settings.cluster, settings.classify)
+    # a known public charge point the rules held back (a local sleeping at its charger)
+    classified, confirmed = confirm_known(
+        refined.classified, registry, settings.registry, settings.classify.min_vehicles
+    )
+    return Classified(
+        classified,
+        refined.labels,
+        int((labels != clustered).sum()),
+        refined.split,
+        refined.joined,
+        confirmed,
+    )
+
+
 def discover(
     lake: str | Path, day: str, settings: Settings, registry: pd.DataFrame | None = None
 ) -> dict[str, Any]:
@@ -69,19 +122,8 @@ def discover(
             str(lake), day, settings.window_days, settings.cluster, mapper=mapper
         )
     clustered = session_labels(sessions, settings.cluster, cell_labels)
-    # each poor fix to the site it most likely came from (a station's fringe, not a home's)
-    sites, labels = place_poor_fixes(sessions, clustered, sites, settings.cluster)
-    placed = int((labels != clustered).sum())
-    features = site_features(sessions, labels, sites, settings.classify)
-    classified = classify_sites(features, settings.classify)
-    # a residence chained with the charger next to it split off, a station's fringe of poor
-    # fixes joined into its site; classified again after each
-    refined = refine_sites(sessions, labels, classified, settings.cluster, settings.classify)
-    classified, labels = refined.classified, refined.labels
-    # a known public charge point the rules held back (a local sleeping at its charger)
-    classified, confirmed = confirm_known(
-        classified, registry, settings.registry, settings.classify.min_vehicles
-    )
+    found = classify_window(sessions, sites, clustered, settings, registry)
+    classified, labels = found.classified, found.labels
     lk.write_table(
         _table(excluded_for_review(classified)), Path(lake) / "excluded" / f"{day}.parquet"
     )
@@ -102,12 +144,12 @@ def discover(
         "window": [first, last],
         "sessions_in_window": len(sessions),
         "sessions_clustered": int((labels >= 0).sum()),
-        "poor_fixes_placed": placed,
+        "poor_fixes_placed": found.placed,
         "clustering": {k: v for k, v in stats.items() if k in ("seconds", "micro_points")},
         "sites_found": len(classified),
-        "sites_split_from_residences": refined.split,
-        "sites_joined_as_fragments": refined.joined,
-        "sites_confirmed_by_registry": confirmed,
+        "sites_split_from_residences": found.split,
+        "sites_joined_as_fragments": found.joined,
+        "sites_confirmed_by_registry": found.confirmed,
         "sites_public": int((~private).sum()),
         "sites_excluded": {k: int(v) for k, v in reasons.value_counts().sort_index().items()},
         "sites_excluded_by_class": {

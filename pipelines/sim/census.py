@@ -6,12 +6,15 @@ of its sessions fell into; and every public site most of whose sessions are a ho
 garage's or a workplace's. Each with the site's class, reason codes and the features the
 rules read. This is the table each tuning session of ``docs/quality.md`` started from::
 
-    .venv/bin/python -m pipelines.sim.census SIM LAKE [--day YYYY-MM-DD] [--csv OUT]
+    .venv/bin/python -m pipelines.sim.census SIM LAKE [--day YYYY-MM-DD] [--csv OUT] [--sites OUT]
 
 ``SIM`` is a ``chargepoints simulate`` folder, ``LAKE`` a lake its landing area was ingested
 into (``chargepoints run`` or ``pipelines.sim.sweep``); ``--set`` takes settings overrides as
-the sweep does. Sites are found and classified again in process (nothing is written); the
-join uses session ids, so it needs the lake's sessions, which never leave it.
+the sweep does. Sites are found and classified again in process, exactly as the daily run's
+discover stage does (:func:`pipelines.steps.classify_window`, with ``SIM/registry.csv``;
+``--no-registry`` leaves the rules' classes), and nothing is written; the join uses session
+ids, so it needs the lake's sessions, which never leave it. ``--sites OUT`` also writes every
+site's row (:func:`site_truth`), so two settings can be compared site by site.
 
 It joins sessions to stations, where :func:`pipelines.sim.evaluate.evaluate` matches sites to
 the nearest station, so the two can differ at the margin: a station whose sessions sit in a
@@ -30,11 +33,11 @@ import numpy as np
 import pandas as pd
 
 from pipelines import lake as lk
-from pipelines.classify import classify_sites, site_features
 from pipelines.config import Settings
+from pipelines.registry import read_registry
 from pipelines.sim.evaluate import ELIGIBLE_VEHICLES, PRIVATE, load_truth, station_usage
 from pipelines.sites import find_sites
-from pipelines.steps import window_bounds
+from pipelines.steps import classify_window, window_bounds
 
 #: the features printed beside each row (all are columns of the classified table)
 FEATURES = (
@@ -141,20 +144,76 @@ def census(
     return out.reset_index(drop=True)
 
 
-def run(sim: Path, lake: Path, day: str | None, settings: Settings) -> pd.DataFrame:
-    """:func:`census` of ``lake`` on ``day`` (default: the simulation's last day)."""
+def site_truth(
+    session_ids: np.ndarray,
+    labels: np.ndarray,
+    classified: pd.DataFrame,
+    truth_station: pd.Series,
+    usage: pd.DataFrame,
+) -> pd.DataFrame:
+    """Every site with the station most of its sessions came from.
+
+    Arguments as for :func:`census`. One row per site of ``classified``: ``cluster``,
+    ``site_class``, ``reasons``, ``station_id`` (``None`` where no session is in the truth),
+    ``kind``, ``vehicles_in``, ``purity`` and :data:`FEATURES`; sorted by ``cluster``.
+
+    >>> c = pd.DataFrame({"cluster": [0, 1], "site_class": ["public", "residential"],
+    ...                   "reasons": ["", "household"], "sessions": [3, 1]})
+    >>> truth = pd.Series(["A", "A", "H", "H"], index=["s0", "s1", "s2", "s3"])
+    >>> use = pd.DataFrame({"station_id": ["A", "H"], "kind": ["public_ac", "home"],
+    ...                     "vehicles_in": [6, 1]})
+    >>> site_truth(truth.index.to_numpy(), np.array([0, 0, 0, 1]), c, truth, use)[
+    ...     ["cluster", "site_class", "station_id", "kind", "purity"]]
+       cluster   site_class station_id       kind  purity
+    0        0       public          A  public_ac   0.667
+    1        1  residential          H       home   1.000
+    """
+    s = pd.DataFrame(
+        {"station_id": truth_station.reindex(session_ids).to_numpy(), "cluster": labels}
+    )
+    s = s[(s["cluster"] >= 0) & s["station_id"].notna()]
+    per = s.groupby(["cluster", "station_id"]).size().rename("n").reset_index()
+    per["purity"] = per["n"] / per.groupby("cluster")["n"].transform("sum")
+    top = per.sort_values(["cluster", "n", "station_id"], ascending=[True, False, True])
+    top = top.drop_duplicates("cluster").set_index("cluster")
+    use = usage.set_index("station_id")
+    cols = [c for c in ("cluster", "site_class", "reasons", *FEATURES) if c in classified]
+    out = classified[cols].sort_values("cluster").reset_index(drop=True)
+    st = out["cluster"].map(top["station_id"])
+    out.insert(3, "station_id", st)
+    out.insert(4, "kind", st.map(use["kind"]))
+    out.insert(5, "vehicles_in", st.map(use["vehicles_in"]))
+    out.insert(6, "purity", out["cluster"].map(top["purity"]).round(3))
+    return out
+
+
+def run(
+    sim: Path,
+    lake: Path,
+    day: str | None,
+    settings: Settings,
+    *,
+    registry: bool = True,
+    sites_out: Path | None = None,
+) -> pd.DataFrame:
+    """:func:`census` of ``lake`` on ``day`` (default: the simulation's last day), classified
+    as the daily run does (with ``SIM/registry.csv`` unless ``registry`` is false); with
+    ``sites_out``, :func:`site_truth` is written there as CSV."""
     day = day or (sim / "LAST_DATE").read_text().strip()
     first, last = window_bounds(day, settings.window_days)
     sessions = lk.read_sessions(lake, first, last, max_landing_day=day)
-    sites, labels = find_sites(sessions, settings.cluster)
-    features = site_features(sessions, labels, sites, settings.classify)
-    classified = classify_sites(features, settings.classify)
+    sites, clustered = find_sites(sessions, settings.cluster)
+    reg = read_registry(sim / "registry.csv") if registry else None
+    found = classify_window(sessions, sites, clustered, settings, reg)
     stations, truth = load_truth(sim / "truth", extra=("session_id",))
     usage = station_usage(stations, truth, day, settings.window_days)
     station_of = truth.set_index(truth["session_id"].astype(str))["station_id"]
-    return census(
-        sessions["session_id"].astype(str).to_numpy(), labels, classified, station_of, usage
-    )
+    ids = sessions["session_id"].astype(str).to_numpy()
+    if sites_out is not None:
+        site_truth(ids, found.labels, found.classified, station_of, usage).to_csv(
+            sites_out, index=False
+        )
+    return census(ids, found.labels, found.classified, station_of, usage)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,9 +224,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("lake", type=Path, help="a lake its landing area was ingested into")
     ap.add_argument("--day", default=None, help="scored day (default: the simulation's last)")
     ap.add_argument("--csv", type=Path, default=None, help="also write the table here")
+    ap.add_argument("--sites", type=Path, default=None, help="also write every site's row here")
+    ap.add_argument("--no-registry", action="store_true", help="the rules' classes alone")
     ap.add_argument("--set", default="{}", help="settings overrides, e.g. '{\"classify\": {...}}'")
     args = ap.parse_args(argv)
-    out = run(args.sim, args.lake, args.day, Settings.from_dict(json.loads(args.set)))
+    settings = Settings.from_dict(json.loads(args.set))
+    out = run(
+        args.sim,
+        args.lake,
+        args.day,
+        settings,
+        registry=not args.no_registry,
+        sites_out=args.sites,
+    )
     with pd.option_context("display.width", 250, "display.max_columns", 40):
         print(out.round(3).to_string(index=False) if len(out) else "nothing missed or leaked")
     if args.csv:
