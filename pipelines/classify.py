@@ -95,6 +95,7 @@ __all__ = [
     "excluded_for_review",
     "session_roles",
     "site_features",
+    "weekday_daytime",
 ]
 
 #: feature columns added by :func:`site_features`, in order
@@ -298,6 +299,12 @@ def session_roles(
     anchors = _anchors(lab[used], pairs, sites, n_sites, params.satellite_m, params.neighbour_m)
     out[used] = anchors.role
     return out
+
+
+def weekday_daytime(sessions: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Whether each session starts on a weekday morning (local 06:00-11:59) and ends that day:
+    a shift's pattern (``weekday_daytime_share`` is the site's share of them)."""
+    return _session_table(sessions)["weekday_daytime"]
 
 
 def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFrame:

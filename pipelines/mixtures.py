@@ -24,6 +24,16 @@ sessions to a site of their own when all of these hold:
   not excluded for ``resident_vehicles`` (a garage's residents do most of its sessions): there
   everyone else is the residents' guests or a visitors' bay, unless ``split_resident_groups``.
 
+A *workplace* car park chained with a public charger (twenty-first session) is split the same
+way, its employees taking the sleepers' part: vehicles with ``>= regular_min_sessions``
+sessions at the site, ``>= workplace_weekday_day_share`` of them on weekday mornings. A site
+classed ``workplace`` with employees moves everyone else's sessions to a site of their own
+when they are ``>= split_min_vehicles`` vehicles plugging in ``>= split_work_offset_m`` from
+the employees' mean, fewer than ``split_work_max_weekday_share`` of their sessions on weekday
+mornings: a charger's users come at all hours, the car park's own occasional users (visitors,
+part-timers) for a shift. The sleepers' gates above do not apply there: a workplace has no
+guests that plug in beside a host.
+
 Both parts are then classified afresh (``pipelines.steps.discover``): the new part is
 published only if it passes every rule on its own, and the residence stays excluded.
 Sessions are never dropped: each keeps a site, and the sleepers' part keeps the label.
@@ -43,7 +53,7 @@ import pandas as pd
 
 from geo.cluster import cluster_centroids
 from geo.distance import haversine_m, unit_vectors
-from pipelines.classify import session_roles
+from pipelines.classify import session_roles, weekday_daytime
 from pipelines.config import ClassifyParams, ClusterParams
 from pipelines.schema import SITE_CORE_COLUMNS
 from pipelines.sites import resummarise
@@ -111,9 +121,18 @@ def _to_split(
     )
     role = session_roles(sessions, lab, classified, p)
     used = lab >= 0
-    movers = used & (role != 1)
-    cl, res = lab[used], role[used] == 1
+    cl = lab[used]
     codes = pd.factorize(sessions["vehicle"], sort=False)[0].astype(np.int64)[used]
+    workplace = np.zeros(k, dtype=bool)
+    workplace[classified["cluster"].to_numpy(np.int64)] = (
+        classified["site_class"] == "workplace"
+    ).to_numpy()
+    shift = weekday_daytime(sessions)[used]
+    employee = _employees(cl, codes, shift, k, p) & workplace[cl]
+    # the residence's part: who sleeps there, or at a workplace who works there
+    res = (role[used] == 1) | employee
+    movers = np.zeros(lab.shape[0], dtype=bool)
+    movers[used] = ~res
     lat = sessions["lat"].to_numpy(np.float64)[used]
     lon = sessions["lon"].to_numpy(np.float64)[used]
     xyz = unit_vectors(lat, lon)
@@ -145,15 +164,40 @@ def _to_split(
     quiet[classified["cluster"].to_numpy(np.int64)] = (
         classified["local_sessions_per_day"] < p.busy_area_sessions_per_day
     ).to_numpy()
-    split = (
-        excluded
-        & (offset >= p.split_offset_m)
-        & (others >= p.split_min_vehicles)
+    chargers = (
+        (offset >= p.split_offset_m)
         & (spread <= p.split_max_spread_m)
         & ((one_time >= p.split_min_one_time_share) | (offset >= p.split_far_offset_m) & quiet)
         & ~((gap < p.split_guest_gap_m) & (others < p.split_guest_min_vehicles))
     )
+    # a workplace's others who do not come for shifts: a public charger's users
+    others_shift = np.bincount(cl[~res], weights=shift[~res], minlength=k) / np.maximum(
+        np.bincount(cl[~res], minlength=k), 1
+    )
+    staffed = np.bincount(cl, weights=employee, minlength=k) > 0
+    open_to_all = (others_shift < p.split_work_max_weekday_share) & (
+        offset >= p.split_work_offset_m
+    )
+    split = excluded & (others >= p.split_min_vehicles) & np.where(staffed, open_to_all, chargers)
     return split, movers & split[np.maximum(lab, 0)]
+
+
+def _employees(
+    cl: npt.NDArray[np.int64],
+    codes: npt.NDArray[np.int64],
+    shift: npt.NDArray[np.bool_],
+    k: int,
+    p: ClassifyParams,
+) -> npt.NDArray[np.bool_]:
+    """Per session, whether its vehicle works at the site: >= ``regular_min_sessions`` sessions
+    there, >= ``workplace_weekday_day_share`` of them on weekday mornings."""
+    if cl.size == 0:
+        return np.zeros(0, dtype=bool)
+    nv = int(codes.max()) + 1
+    pair, inv, count = np.unique(cl * nv + codes, return_inverse=True, return_counts=True)
+    shifts = np.bincount(inv.ravel(), weights=shift, minlength=pair.size)
+    works = (count >= p.regular_min_sessions) & (shifts >= p.workplace_weekday_day_share * count)
+    return works[inv.ravel()]
 
 
 def _centres(

@@ -1993,6 +1993,63 @@ def test_garage_is_not_split_from_the_drivers_who_plug_in_beside_it():
     assert quiet["cluster"].tolist() == [0, 1, 2] and quiet.loc[2, "vehicles"] == 6
 
 
+def workplace_chained_with_charger(rng: np.random.Generator, by_day: bool = False) -> pd.DataFrame:
+    """The car park of :func:`workplace_sessions` (15 employees, ~210 weekday-morning shifts)
+    at the origin, chained into one site with a public AC charger 25 m east: 16 drivers who
+    sleep elsewhere plug in there once or twice each (24 sessions), any day, 08-22 h, for
+    1-3 h, fixes within 3 m. With ``by_day``, they come on weekday mornings for 7-9 h
+    instead: the car park's own occasional users (visitors, part-timers)."""
+    work = workplace_sessions(rng)
+    v = np.array([f"pub-{i % 16}" for i in range(24)])
+    if by_day:
+        day = rng.choice([d for d in range(40) if d % 7 < 5], v.size)
+        hour, dwell = rng.uniform(7, 9.5, v.size), rng.uniform(7, 9, v.size)
+    else:
+        day, hour, dwell = rng.integers(0, 40, v.size), rng.uniform(8, 22, v.size), 2.0
+    there = _sessions(v, day, hour, dwell)
+    jitter = rng.uniform(-3, 3, len(there)) / M_PER_DEG
+    there = _east(there.assign(lat=there["lat"] + jitter), 25.0)
+    return pd.concat([work, there], ignore_index=True)
+
+
+def test_charger_chained_with_a_workplace_car_park_is_split_off_and_published():
+    """A public charger 25 m from a workplace car park, chained with it into one site (fresh
+    3,000-vehicle fleets g339, g345, g348: public chargers of 12-33 drivers lost so, their
+    sites dominated by 12-47 employees' shifts). The employees (>= ``regular_min_sessions``
+    sessions, >= ``workplace_weekday_day_share`` of them weekday mornings) take the part the
+    sleepers take at a residence; everyone else, 16 drivers 25 m off (>= ``split_offset_m``)
+    with fewer than ``split_work_max_weekday_share`` of their sessions on weekday mornings,
+    is split off and classified on its own.
+
+    Expected: the site ``workplace``; split, the 16 drivers' 24 sessions a new site (label 2)
+    ``public`` 25 m east, the employees' part (label 0) still ``workplace`` with all 15
+    employees and nobody else. Not split when the 16 come on weekday mornings for a shift (the
+    car park's occasional users), nor with ``split_work_max_weekday_share`` 0.
+    """
+    merged = workplace_chained_with_charger(np.random.default_rng(31))
+    before, sites, labels, after = _split((merged, 0.0), homes=("pub-", "emp-"))
+    assert before.loc[0, "site_class"] == "workplace"
+    assert sites["cluster"].tolist() == [0, 1, 2]
+    new = after.set_index("cluster").loc[2]
+    assert (new.sessions, new.vehicles, new.site_class) == (24, 16, "public")
+    east_m = (new.lon - LON0) * M_PER_DEG * np.cos(np.radians(LAT0))
+    assert abs(east_m - 25.0) < 3.0
+    work = after.set_index("cluster").loc[0]
+    assert (work.site_class, work.vehicles) == ("workplace", 15)
+    np.testing.assert_array_equal(
+        labels[: len(merged)] == 2, merged["vehicle"].str.startswith("pub-").to_numpy()
+    )
+    shifts = workplace_chained_with_charger(np.random.default_rng(31), by_day=True)
+    before, sites, _, _ = _split((shifts, 0.0), homes=("pub-", "emp-"))
+    assert before.loc[0, "site_class"] == "workplace"
+    assert sites["cluster"].tolist() == [0, 1]
+    sessions, labels, _ = _sites((merged, 0.0), homes=("pub-", "emp-"))
+    before = classify_sites(site_features(sessions, labels, _, PARAMS), PARAMS)
+    off = replace(PARAMS, split_work_max_weekday_share=0.0)
+    out, _ = split_mixtures(sessions, labels, before, ClusterParams(), off)
+    assert out["cluster"].tolist() == [0, 1]
+
+
 def test_split_can_be_turned_off():
     """Expected: with ``split_mixtures = False`` the sites come back as they went in."""
     merged = home_chained_with_charger(np.random.default_rng(21))
