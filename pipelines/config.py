@@ -395,11 +395,13 @@ class ClassifyParams:
     #: regular_min_sessions sessions there, >= workplace_weekday_day_share of them on weekday
     #: mornings) take the sleepers' part above; everyone else is split off when they
     #: are >= split_min_vehicles vehicles plugging in >= split_work_offset_m from the
-    #: employees' mean, fewer than split_work_max_weekday_share of their sessions
-    #: weekday-daytime (the car park's own occasional users come on weekday mornings too)
-    #: (0 turns it off)
+    #: employees' mean, within a median split_work_max_spread_m of their own mean (a row of
+    #: chargers, not the car park's scattered remainder), fewer than
+    #: split_work_max_weekday_share of their sessions weekday-daytime (the car park's own
+    #: occasional users come on weekday mornings too) (0 turns it off)
     split_work_max_weekday_share: float = 0.5
     split_work_offset_m: float = 12.0
+    split_work_max_spread_m: float = 15.0
     #: *joining* a station's fragments (pipelines.fragments.join_fragments): a public site with
     #: fewer than fragment_max_sessions sessions whose centroid lies within fragment_join_m of a
     #: busier public site of the same power class (its nearest) is that site's fringe of poor

@@ -29,10 +29,12 @@ way, its employees taking the sleepers' part: vehicles with ``>= regular_min_ses
 sessions at the site, ``>= workplace_weekday_day_share`` of them on weekday mornings. A site
 classed ``workplace`` with employees moves everyone else's sessions to a site of their own
 when they are ``>= split_min_vehicles`` vehicles plugging in ``>= split_work_offset_m`` from
-the employees' mean, fewer than ``split_work_max_weekday_share`` of their sessions on weekday
-mornings: a charger's users come at all hours, the car park's own occasional users (visitors,
-part-timers) for a shift. The sleepers' gates above do not apply there: a workplace has no
-guests that plug in beside a host.
+the employees' mean, within a median ``split_work_max_spread_m`` of their own mean (a row of
+chargers; amid a dense fleet a car park's scattered remainder holds stray sessions of the
+homes and garages around it), fewer than ``split_work_max_weekday_share`` of their sessions
+on weekday mornings: a charger's users come at all hours, the car park's own occasional
+users (visitors, part-timers) for a shift. The sleepers' gates above do not apply there: a
+workplace has no guests that plug in beside a host.
 
 Both parts are then classified afresh (``pipelines.steps.discover``): the new part is
 published only if it passes every rule on its own, and the residence stays excluded.
@@ -175,8 +177,10 @@ def _to_split(
         np.bincount(cl[~res], minlength=k), 1
     )
     staffed = np.bincount(cl, weights=employee, minlength=k) > 0
-    open_to_all = (others_shift < p.split_work_max_weekday_share) & (
-        offset >= p.split_work_offset_m
+    open_to_all = (
+        (offset >= p.split_work_offset_m)
+        & (spread <= p.split_work_max_spread_m)
+        & (others_shift < p.split_work_max_weekday_share)
     )
     split = excluded & (others >= p.split_min_vehicles) & np.where(staffed, open_to_all, chargers)
     return split, movers & split[np.maximum(lab, 0)]

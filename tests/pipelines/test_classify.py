@@ -1993,12 +1993,16 @@ def test_garage_is_not_split_from_the_drivers_who_plug_in_beside_it():
     assert quiet["cluster"].tolist() == [0, 1, 2] and quiet.loc[2, "vehicles"] == 6
 
 
-def workplace_chained_with_charger(rng: np.random.Generator, by_day: bool = False) -> pd.DataFrame:
+def workplace_chained_with_charger(
+    rng: np.random.Generator, by_day: bool = False, scatter_m: float = 0.0
+) -> pd.DataFrame:
     """The car park of :func:`workplace_sessions` (15 employees, ~210 weekday-morning shifts)
     at the origin, chained into one site with a public AC charger 25 m east: 16 drivers who
     sleep elsewhere plug in there once or twice each (24 sessions), any day, 08-22 h, for
-    1-3 h, fixes within 3 m. With ``by_day``, they come on weekday mornings for 7-9 h
-    instead: the car park's own occasional users (visitors, part-timers)."""
+    2 h, fixes within 3 m. With ``by_day``, they come on weekday mornings for 7-9 h
+    instead: the car park's own occasional users (visitors, part-timers). With
+    ``scatter_m``, their fixes scatter up to that far north-south and east-west: no one
+    charger (median ~0.8 ``scatter_m`` from their mean)."""
     work = workplace_sessions(rng)
     v = np.array([f"pub-{i % 16}" for i in range(24)])
     if by_day:
@@ -2009,6 +2013,10 @@ def workplace_chained_with_charger(rng: np.random.Generator, by_day: bool = Fals
     there = _sessions(v, day, hour, dwell)
     jitter = rng.uniform(-3, 3, len(there)) / M_PER_DEG
     there = _east(there.assign(lat=there["lat"] + jitter), 25.0)
+    if scatter_m:
+        north, east = rng.uniform(-scatter_m, scatter_m, (2, len(there)))
+        there = _east(there.assign(lat=there["lat"] + north / M_PER_DEG), 0.0)
+        there["lon"] += east / (M_PER_DEG * np.cos(np.radians(LAT0)))
     return pd.concat([work, there], ignore_index=True)
 
 
@@ -2024,7 +2032,9 @@ def test_charger_chained_with_a_workplace_car_park_is_split_off_and_published():
     Expected: the site ``workplace``; split, the 16 drivers' 24 sessions a new site (label 2)
     ``public`` 25 m east, the employees' part (label 0) still ``workplace`` with all 15
     employees and nobody else. Not split when the 16 come on weekday mornings for a shift (the
-    car park's occasional users), nor with ``split_work_max_weekday_share`` 0.
+    car park's occasional users), nor when their fixes scatter +-30 m (median ~24 m from
+    their mean, over ``split_work_max_spread_m`` 15: amid dense fleets such remainders mixed
+    stray sessions of several homes and garages), nor with ``split_work_max_weekday_share`` 0.
     """
     merged = workplace_chained_with_charger(np.random.default_rng(31))
     before, sites, labels, after = _split((merged, 0.0), homes=("pub-", "emp-"))
@@ -2039,10 +2049,13 @@ def test_charger_chained_with_a_workplace_car_park_is_split_off_and_published():
     np.testing.assert_array_equal(
         labels[: len(merged)] == 2, merged["vehicle"].str.startswith("pub-").to_numpy()
     )
-    shifts = workplace_chained_with_charger(np.random.default_rng(31), by_day=True)
-    before, sites, _, _ = _split((shifts, 0.0), homes=("pub-", "emp-"))
-    assert before.loc[0, "site_class"] == "workplace"
-    assert sites["cluster"].tolist() == [0, 1]
+    for kept in (
+        workplace_chained_with_charger(np.random.default_rng(31), by_day=True),
+        workplace_chained_with_charger(np.random.default_rng(31), scatter_m=30.0),
+    ):
+        before, sites, _, _ = _split((kept, 0.0), homes=("pub-", "emp-"))
+        assert before.loc[0, "site_class"] == "workplace"
+        assert sites["cluster"].tolist() == [0, 1]
     sessions, labels, _ = _sites((merged, 0.0), homes=("pub-", "emp-"))
     before = classify_sites(site_features(sessions, labels, _, PARAMS), PARAMS)
     off = replace(PARAMS, split_work_max_weekday_share=0.0)
