@@ -6,7 +6,8 @@ of its sessions fell into; and every public site most of whose sessions are a ho
 garage's or a workplace's. Each with the site's class, reason codes and the features the
 rules read. This is the table each tuning session of ``docs/quality.md`` started from::
 
-    .venv/bin/python -m pipelines.sim.census SIM LAKE [--day YYYY-MM-DD] [--csv OUT] [--sites OUT]
+    .venv/bin/python -m pipelines.sim.census SIM LAKE [--day YYYY-MM-DD] [--csv OUT]
+        [--sites OUT] [--no-registry] [--set JSON]
 
 ``SIM`` is a ``chargepoints simulate`` folder, ``LAKE`` a lake its landing area was ingested
 into (``chargepoints run`` or ``pipelines.sim.sweep``); ``--set`` takes settings overrides as
@@ -197,13 +198,14 @@ def run(
     sites_out: Path | None = None,
 ) -> pd.DataFrame:
     """:func:`census` of ``lake`` on ``day`` (default: the simulation's last day), classified
-    as the daily run does (with ``SIM/registry.csv`` unless ``registry`` is false); with
-    ``sites_out``, :func:`site_truth` is written there as CSV."""
+    as the daily run does (with ``SIM/registry.csv``, where there is one, unless ``registry``
+    is false); with ``sites_out``, :func:`site_truth` is written there as CSV."""
     day = day or (sim / "LAST_DATE").read_text().strip()
     first, last = window_bounds(day, settings.window_days)
     sessions = lk.read_sessions(lake, first, last, max_landing_day=day)
     sites, clustered = find_sites(sessions, settings.cluster)
-    reg = read_registry(sim / "registry.csv") if registry else None
+    listed = sim / "registry.csv"
+    reg = read_registry(listed) if registry and listed.exists() else None
     found = classify_window(sessions, sites, clustered, settings, reg)
     stations, truth = load_truth(sim / "truth", extra=("session_id",))
     usage = station_usage(stations, truth, day, settings.window_days)
