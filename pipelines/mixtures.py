@@ -125,12 +125,9 @@ def _to_split(
     used = lab >= 0
     cl = lab[used]
     codes = pd.factorize(sessions["vehicle"], sort=False)[0].astype(np.int64)[used]
-    workplace = np.zeros(k, dtype=bool)
-    workplace[classified["cluster"].to_numpy(np.int64)] = (
-        classified["site_class"] == "workplace"
-    ).to_numpy()
+    workplace = _per_label(classified, classified["site_class"] == "workplace", k)
     shift = weekday_daytime(sessions)[used]
-    employee = _employees(cl, codes, shift, k, p) & workplace[cl]
+    employee = _employees(cl, codes, shift, p) & workplace[cl]
     # the residence's part: who sleeps there, or at a workplace who works there
     res = (role[used] == 1) | employee
     movers = np.zeros(lab.shape[0], dtype=bool)
@@ -154,18 +151,16 @@ def _to_split(
         .to_numpy()
     )
     gap = _nearest_sleeper_m(cl[res], codes[res], xyz[res], oth_lat, oth_lon, k)
-    excluded = np.zeros(k, dtype=bool)
     eligible = classified["site_class"].isin(SPLIT_FROM)
     if not p.split_resident_groups:  # amid a dense fleet a garage's others are its guests
         eligible &= ~(
             classified["reasons"].str.contains("resident_vehicles", regex=False)
             & (classified["local_sessions_per_day"] >= p.busy_area_sessions_per_day)
         )
-    excluded[classified["cluster"].to_numpy(np.int64)] = eligible.to_numpy()
-    quiet = np.zeros(k, dtype=bool)
-    quiet[classified["cluster"].to_numpy(np.int64)] = (
-        classified["local_sessions_per_day"] < p.busy_area_sessions_per_day
-    ).to_numpy()
+    excluded = _per_label(classified, eligible, k)
+    quiet = _per_label(
+        classified, classified["local_sessions_per_day"] < p.busy_area_sessions_per_day, k
+    )
     chargers = (
         (offset >= p.split_offset_m)
         & (spread <= p.split_max_spread_m)
@@ -190,7 +185,6 @@ def _employees(
     cl: npt.NDArray[np.int64],
     codes: npt.NDArray[np.int64],
     shift: npt.NDArray[np.bool_],
-    k: int,
     p: ClassifyParams,
 ) -> npt.NDArray[np.bool_]:
     """Per session, whether its vehicle works at the site: >= ``regular_min_sessions`` sessions
@@ -202,6 +196,13 @@ def _employees(
     shifts = np.bincount(inv.ravel(), weights=shift, minlength=pair.size)
     works = (count >= p.regular_min_sessions) & (shifts >= p.workplace_weekday_day_share * count)
     return works[inv.ravel()]
+
+
+def _per_label(classified: pd.DataFrame, flag: pd.Series, k: int) -> npt.NDArray[np.bool_]:
+    """A per-site flag of ``classified`` as an array indexed by label (False for absent labels)."""
+    out = np.zeros(k, dtype=bool)
+    out[classified["cluster"].to_numpy(np.int64)] = flag.to_numpy(bool)
+    return out
 
 
 def _centres(
