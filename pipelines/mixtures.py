@@ -60,7 +60,7 @@ from pipelines.config import ClassifyParams, ClusterParams
 from pipelines.schema import SITE_CORE_COLUMNS
 from pipelines.sites import resummarise
 
-__all__ = ["SPLIT_FROM", "split_mixtures"]
+__all__ = ["SPLIT_FROM", "split_households", "split_mixtures"]
 
 #: site classes whose sites may hide a public charger chained with a residence
 SPLIT_FROM: tuple[str, ...] = ("residential", "workplace")
@@ -234,3 +234,96 @@ def _nearest_sleeper_m(
         out, site, np.nan_to_num(haversine_m(plat, plon, lat[site], lon[site]), nan=np.inf)
     )
     return out
+
+
+def split_households(
+    sessions: pd.DataFrame,
+    labels: npt.ArrayLike,
+    sites: pd.DataFrame,
+    at: pd.DataFrame,
+    cluster: ClusterParams,
+    params: ClassifyParams,
+) -> tuple[pd.DataFrame, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Split a household off the known charger it was chained with.
+
+    For each site of ``at`` (``cluster`` and the ``lat``/``lon`` of the registry entry the
+    site stands for), everyone but the vehicles sleeping there moves to a site of their own
+    when the household is fewer than ``params.min_vehicles`` vehicles (a home: never
+    published on its own), everyone else at least that many, the household's mean position
+    ``>= params.split_offset_m`` from theirs and farther from the entry than theirs: the
+    household plugs in at its drive, the others at the listed charger.
+
+    Returns
+    -------
+    sites : DataFrame
+        ``sites`` (``SITE_CORE_COLUMNS``) with the split sites summarised again and the new
+        ones added (labels from the highest label + 1 on), sorted by ``cluster``.
+    labels : int64 ndarray
+        The sessions' labels with the new sites'.
+    parent : int64 ndarray
+        The site each new site was split from, in the order of the new labels.
+
+    Examples
+    --------
+    A home (two cars sleeping at their drive) 30 m from a charger seven drivers use, all one
+    site on the charger's registry entry; a site with nothing to split:
+
+    >>> nights = pd.date_range("2026-11-02 20:00", periods=10, freq="D", tz="UTC")
+    >>> home = pd.DataFrame({"vehicle": ["h1", "h2"] * 5, "plug_in_utc": nights,
+    ...     "plug_out_utc": nights + pd.Timedelta(hours=11), "lat": 42.0003, "lon": -71.0})
+    >>> days = pd.date_range("2026-11-02 10:00", periods=7, freq="D", tz="UTC")
+    >>> charger = pd.DataFrame({"vehicle": [f"v{i}" for i in range(7)], "plug_in_utc": days,
+    ...     "plug_out_utc": days + pd.Timedelta(hours=1), "lat": 42.0, "lon": -71.0})
+    >>> s = pd.concat([home, charger], ignore_index=True).assign(
+    ...     gps_accuracy_m=5.0, utc_offset_min=0, max_power_kw=7.0, energy_kwh=10.0)
+    >>> lab = np.zeros(len(s), dtype=np.int64)
+    >>> from pipelines.sites import summarise_labels
+    >>> sites = summarise_labels(s, lab, ClusterParams())
+    >>> at = pd.DataFrame({"cluster": [0], "lat": [42.0], "lon": [-71.0]})
+    >>> out, new, parent = split_households(s, lab, sites, at, ClusterParams(), ClassifyParams())
+    >>> out["vehicles"].tolist(), np.bincount(new).tolist(), parent.tolist()
+    ([2, 7], [10, 7], [0])
+    >>> split_households(s, lab, sites, at.iloc[:0], ClusterParams(), ClassifyParams())[2]
+    array([], dtype=int64)
+    """
+    lab = np.asarray(labels, dtype=np.int64)
+    sites = sites[list(SITE_CORE_COLUMNS)].reset_index(drop=True)
+    none = np.zeros(0, dtype=np.int64)
+    k = max(int(sites["cluster"].max()) + 1 if len(sites) else 0, int(lab.max(initial=-1)) + 1)
+    cand = np.zeros(k, dtype=bool)
+    cand[at["cluster"].to_numpy(np.int64)] = True
+    mine = cand[np.maximum(lab, 0)] & (lab >= 0)
+    if not mine.any():
+        return sites, lab.copy(), none
+    home = session_roles(sessions, lab, sites, params)[mine] == 1
+    cl = lab[mine]
+    codes = pd.factorize(sessions["vehicle"], sort=False)[0].astype(np.int64)[mine]
+    xyz = unit_vectors(
+        sessions["lat"].to_numpy(np.float64)[mine], sessions["lon"].to_numpy(np.float64)[mine]
+    )
+    h_lat, h_lon = _centres(cl[home], xyz[home], k)
+    o_lat, o_lon = _centres(cl[~home], xyz[~home], k)
+    e_lat, e_lon = np.full(k, np.nan), np.full(k, np.nan)
+    e_lat[at["cluster"].to_numpy(np.int64)] = at["lat"].to_numpy(np.float64)
+    e_lon[at["cluster"].to_numpy(np.int64)] = at["lon"].to_numpy(np.float64)
+    nv = int(codes.max()) + 1
+    household = np.bincount(np.unique(cl[home] * nv + codes[home]) // nv, minlength=k)
+    others = np.bincount(np.unique(cl[~home] * nv + codes[~home]) // nv, minlength=k)
+    split = (
+        cand
+        & (household > 0)
+        & (household < params.min_vehicles)
+        & (others >= params.min_vehicles)
+        & (haversine_m(h_lat, h_lon, o_lat, o_lon) >= params.split_offset_m)
+        & (haversine_m(o_lat, o_lon, e_lat, e_lon) < haversine_m(h_lat, h_lon, e_lat, e_lon))
+    )
+    if not split.any():
+        return sites, lab.copy(), none
+    parent = np.flatnonzero(split)
+    new = np.full(k, -1, dtype=np.int64)
+    new[parent] = k + np.arange(parent.size)
+    out = lab.copy()
+    movers = np.flatnonzero(mine)[~home & split[cl]]
+    out[movers] = new[lab[movers]]
+    touched = np.r_[parent, new[parent]]
+    return resummarise(sessions, out, sites, touched, cluster), out, parent

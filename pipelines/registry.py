@@ -20,12 +20,22 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from geo.matching import count_within, match_nearest
-from pipelines.config import RegistryParams
+from pipelines.classify import classify_sites, site_features
+from pipelines.config import ClassifyParams, ClusterParams, RegistryParams
+from pipelines.mixtures import split_households
 
-__all__ = ["REGISTRY_COLUMNS", "RegistryError", "confirm_known", "match_registry", "read_registry"]
+__all__ = [
+    "REGISTRY_COLUMNS",
+    "RegistryError",
+    "confirm_known",
+    "match_registry",
+    "read_registry",
+    "split_known_households",
+]
 
 REGISTRY_COLUMNS: tuple[str, ...] = ("registry_id", "lat", "lon", "name")
 
@@ -222,3 +232,68 @@ def confirm_known(
         out.loc[flip, "reasons"] = ""
     out["overruled"] = overruled
     return out, int(flip.sum())
+
+
+def split_known_households(
+    sessions: pd.DataFrame,
+    labels: npt.ArrayLike,
+    classified: pd.DataFrame,
+    registry: pd.DataFrame | None,
+    params: RegistryParams,
+    cluster: ClusterParams,
+    classify: ClassifyParams,
+) -> tuple[pd.DataFrame, npt.NDArray[np.int64], int]:
+    """Give a confirmed site's household back to the residence it came from.
+
+    A home beside a known charger can be one site with it; the registry confirms that site
+    (:func:`confirm_known`) and, before this step, published the home's sessions with the
+    charger's. Here each confirmed site is matched again to its entry (within
+    ``params.confirm_m``, one to one, nearest first) and the household is split off where
+    :func:`pipelines.mixtures.split_households` finds one plugging in apart from everyone
+    else. The charger's part stays confirmed (``public``, same ``overruled``); the household's
+    part is classified again by the rules and, fewer than ``min_vehicles`` vehicles, is never
+    public. Every other site keeps its row. ``params.split_households`` False: nothing changes.
+
+    Returns
+    -------
+    classified : pandas.DataFrame
+        The sites after the split, sorted by ``cluster``, with ``overruled``.
+    labels : int64 ndarray
+        Each session's site.
+    split : int
+        How many households were split off.
+    """
+    lab = np.asarray(labels, dtype=np.int64)
+    same = classified, lab.copy(), 0
+    confirmed = classified[classified["overruled"] != ""]
+    if not params.split_households or registry is None or not len(registry) or not len(confirmed):
+        return same
+    left, right, _ = match_nearest(
+        confirmed["lat"].to_numpy(np.float64), confirmed["lon"].to_numpy(np.float64),
+        registry["lat"].to_numpy(), registry["lon"].to_numpy(), params.confirm_m,
+    )  # fmt: skip
+    at = pd.DataFrame({
+        "cluster": confirmed["cluster"].to_numpy()[left],
+        "lat": registry["lat"].to_numpy()[right],
+        "lon": registry["lon"].to_numpy()[right],
+    })  # fmt: skip
+    sites, out, parent = split_households(sessions, lab, classified, at, cluster, classify)
+    if not parent.size:
+        return same
+    new = np.arange(parent.size) + int(sites["cluster"].max()) + 1 - parent.size
+    there = np.isin(new, sites["cluster"].to_numpy())  # a part without usable fixes drops out
+    parent, new = parent[there], new[there]
+    again = classify_sites(site_features(sessions, out, sites, classify), classify)
+    again["overruled"] = ""
+    touched = np.r_[parent, new]
+    old = classified.set_index("cluster")
+    rows = pd.concat(
+        [classified[~classified["cluster"].isin(touched)], again[again["cluster"].isin(touched)]],
+        ignore_index=True,
+    ).sort_values("cluster", kind="stable")
+    rows = rows.set_index("cluster")
+    kept = rows.loc[new, "site_class"] != "public"  # the rules may now publish it themselves
+    rows.loc[new[kept], "overruled"] = old.loc[parent[kept], "overruled"].to_numpy()
+    rows.loc[new, "site_class"] = "public"
+    rows.loc[new, "reasons"] = ""
+    return rows.reset_index()[list(classified.columns)], out, int(parent.size)

@@ -33,7 +33,7 @@ from pipelines.identity import assign_identity, read_history, write_history
 from pipelines.keys import load_signing_key
 from pipelines.publish import publish_day
 from pipelines.refine import refine_sites
-from pipelines.registry import confirm_known, match_registry
+from pipelines.registry import confirm_known, match_registry, split_known_households
 from pipelines.sites import place_poor_fixes, session_labels
 
 CLASSIFIED = "classified.parquet"
@@ -79,9 +79,10 @@ def classify_window(
     Poor fixes go to the site they most likely came from; the sites are classified by the
     rules; residences are split off chargers and stations' fragments joined (classified again
     after each); a held-back site alone on a known public charge point is confirmed by the
-    ``registry``. ``sites`` and ``clustered`` come from :func:`pipelines.sites.find_sites` (or
-    its incremental equal). The developer tools (``pipelines.sim.census``) call this too, so
-    what they show is what the daily run publishes.
+    ``registry``, and a household chained with it split off. ``sites`` and ``clustered``
+    come from :func:`pipelines.sites.find_sites` (or its incremental equal). The developer
+    tools (``pipelines.sim.census``) call this too, so what they show is what the daily run
+    publishes.
     """
     clustered = np.asarray(clustered, dtype=np.int64)
     # each poor fix to the site it most likely came from (a station's fringe, not a home's)
@@ -95,11 +96,16 @@ def classify_window(
     classified, confirmed = confirm_known(
         refined.classified, registry, settings.registry, settings.classify.min_vehicles
     )
+    # ...without the home chained with it
+    classified, final, households = split_known_households(
+        sessions, refined.labels, classified, registry, settings.registry,
+        settings.cluster, settings.classify,
+    )  # fmt: skip
     return Classified(
         classified,
-        refined.labels,
+        final,
         int((labels != clustered).sum()),
-        refined.split,
+        refined.split + households,
         refined.joined,
         confirmed,
     )

@@ -20,9 +20,10 @@ from pipelines.classify import (
     excluded_for_review,
     site_features,
 )
-from pipelines.config import ClassifyParams, ClusterParams
+from pipelines.config import ClassifyParams, ClusterParams, RegistryParams
 from pipelines.fragments import join_fragments
 from pipelines.mixtures import split_mixtures
+from pipelines.registry import confirm_known, split_known_households
 from pipelines.schema import SESSION_COLUMNS, SITE_CLASSES, SITE_CORE_COLUMNS
 
 PARAMS = ClassifyParams()
@@ -2061,6 +2062,60 @@ def test_charger_chained_with_a_workplace_car_park_is_split_off_and_published():
     off = replace(PARAMS, split_work_max_weekday_share=0.0)
     out, _ = split_mixtures(sessions, labels, before, ClusterParams(), off)
     assert out["cluster"].tolist() == [0, 1]
+
+
+def test_household_is_split_off_the_known_charger_it_was_chained_with():
+    """The home and the charger 15 m east of :func:`home_chained_with_charger`, its 12 drivers
+    coming back three times each: the split's gates keep it one ``residential`` site (a
+    neighbour's friends could look so). A registry entry 9 m east of the site's point (the
+    charger geocoded 6 m off) confirms the site, home and all: on simulated fleets the
+    registry so published 13 homes.
+
+    Expected: ``confirm_known`` makes the site public; ``split_known_households`` gives the
+    household back: site 0 keeps its 2 vehicles and is ``residential`` (too_few_vehicles:
+    never public), the 12 drivers' 36 sessions become site 2, ``public`` by the rules alone
+    (``overruled`` empty: nothing left to overrule; were the rules to hold it back, the
+    registry's verdict and the whole site's ``overruled`` stay); one split. No split with
+    ``split_households`` False, nor with the entry 9 m west (the household nearer the listed
+    charger than the drivers: not a home beside it).
+    """
+    merged = home_chained_with_charger(np.random.default_rng(22), visits=3, east_m=15.0)
+    sessions, labels, sites = _sites((merged, 0.0), homes=("pub-",))
+    before = classify_sites(site_features(sessions, labels, sites, PARAMS), PARAMS)
+    assert before.loc[0, "site_class"] == "residential"
+    assert split_mixtures(sessions, labels, before, ClusterParams(), PARAMS)[0].shape[0] == 2
+    deg_east = 1.0 / (M_PER_DEG * np.cos(np.radians(LAT0)))
+    entry = pd.DataFrame({"registry_id": ["R1"], "lat": [LAT0], "lon": [LON0 + 9.0 * deg_east]})
+    confirmed, n = confirm_known(before, entry, RegistryParams(), PARAMS.min_vehicles)
+    assert n == 1 and confirmed.loc[0, "site_class"] == "public"
+
+    def split(reg, params=None):
+        params = params or RegistryParams()
+        return split_known_households(
+            sessions, labels, confirmed, reg, params, ClusterParams(), PARAMS
+        )
+
+    out, out_labels, k = split(entry)
+    assert k == 1 and out["cluster"].tolist() == [0, 1, 2]
+    home, charger = out.set_index("cluster").loc[0], out.set_index("cluster").loc[2]
+    assert (home.vehicles, home.site_class, home.overruled) == (2, "residential", "")
+    assert "too_few_vehicles" in home.reasons.split(";")
+    assert (charger.sessions, charger.vehicles, charger.site_class) == (36, 12, "public")
+    assert (charger.overruled, charger.reasons) == ("", "")
+    drivers = np.r_[merged["vehicle"].str.startswith("pub-"), np.zeros(len(labels) - len(merged))]
+    np.testing.assert_array_equal(out_labels == 2, drivers.astype(bool))
+    # a charger's part the rules hold back on its own stays confirmed, its reasons overruled
+    thin = replace(PARAMS, min_sessions=40, quiet_min_sessions=40, busy_area_min_sessions=40)
+    held = split_known_households(
+        sessions, labels, confirmed, entry, RegistryParams(), ClusterParams(), thin
+    )[0].set_index("cluster")
+    assert (held.loc[2, "site_class"], held.loc[2, "reasons"]) == ("public", "")
+    assert held.loc[2, "overruled"] == confirmed.loc[0, "overruled"]
+    off = split(entry, RegistryParams(split_households=False))
+    assert off[2] == 0 and off[0] is confirmed
+    west = entry.assign(lon=LON0 - 9.0 * deg_east)
+    assert confirm_known(before, west, RegistryParams(), PARAMS.min_vehicles)[1] == 1
+    assert split(west)[2] == 0
 
 
 def test_split_can_be_turned_off():
