@@ -41,7 +41,10 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    on all sessions or on those of vehicles sleeping elsewhere (a home next door chained into
    the site dilutes the first; a few of them are needed, one is no evidence). Outside busy
    areas, drivers who nearly all come once are commuters at a public charger unless every
-   session is a weekday shift (all weekday-daytime, even the shortest stays long).
+   session is a weekday shift (all weekday-daytime, even the shortest stays long). Anywhere,
+   a workplace's people come back: with nobody there for ``regular_min_sessions`` shifts
+   (``employee_vehicles``), nobody loyal to the site and some drivers seen once, the long
+   weekday stays are commuters' too.
 5. *Private*: a closed regular group with long stays that is none of the above.
 6. *Unconfirmed*: no evidence of public use yet — too few sessions (three suffice in a quiet
    area unless all were overnight), mostly poor GPS fixes
