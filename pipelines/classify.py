@@ -41,7 +41,10 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    on all sessions or on those of vehicles sleeping elsewhere (a home next door chained into
    the site dilutes the first; a few of them are needed, one is no evidence). Outside busy
    areas, drivers who nearly all come once are commuters at a public charger unless every
-   session is a weekday shift (all weekday-daytime, even the shortest stays long).
+   session is a weekday shift (all weekday-daytime, even the shortest stays long). Anywhere,
+   a workplace's people come back: with nobody there for ``regular_min_sessions`` shifts
+   (``employee_vehicles``), nobody loyal to the site and some drivers seen once, the long
+   weekday stays are commuters' too.
 5. *Private*: a closed regular group with long stays that is none of the above.
 6. *Unconfirmed*: no evidence of public use yet — too few sessions (three suffice in a quiet
    area unless all were overnight), mostly poor GPS fixes
@@ -139,6 +142,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "coarse_known_fix_share",  # ...reporting worse than COARSE_FIX_M, of those reporting one
     "local_sessions_per_day",  # all sessions plugged in within ~1 km (H3 res-8 ring) per day
     "shared_site_share",  # largest share of its vehicles that also charge at one same other site
+    "employee_vehicles",  # vehicles with >= regular_min_sessions here, most on weekday mornings
 )
 
 #: what classify_sites adds from the sites around each one (after the per-site rules)
@@ -252,6 +256,12 @@ def site_features(
         cl, pairs, totals, n_sites, params.loyal_vehicle_share
     )
     feats["shared_site_share"] = _shared_site_share(pairs, n_sites)
+    works = employee_sessions(cl, vcode, table["weekday_daytime"], params)
+    feats["employee_vehicles"] = np.bincount(
+        pairs.site,
+        weights=np.bincount(pairs.inverse, weights=works, minlength=pairs.site.size) > 0,
+        minlength=n_sites,
+    ).astype(np.int64)
     anchors = _anchors(cl, pairs, sites, n_sites, params.satellite_m, params.neighbour_m)
     vis = anchors.role == 2
     feats["visitor_weekday_daytime_share"] = np.bincount(
@@ -299,6 +309,33 @@ def session_roles(
     anchors = _anchors(lab[used], pairs, sites, n_sites, params.satellite_m, params.neighbour_m)
     out[used] = anchors.role
     return out
+
+
+def employee_sessions(
+    cl: npt.NDArray[np.int64],
+    codes: npt.NDArray[np.int64],
+    shift: npt.NDArray[np.bool_],
+    params: ClassifyParams,
+) -> npt.NDArray[np.bool_]:
+    """Per session, whether its vehicle works at its site: >= ``regular_min_sessions``
+    sessions there, >= ``workplace_weekday_day_share`` of them on weekday mornings (``shift``,
+    :func:`weekday_daytime`). ``cl``: each session's site, ``codes``: its vehicle (ints).
+
+    >>> cl, codes = np.zeros(6, dtype=np.int64), np.array([0, 0, 0, 0, 1, 1])
+    >>> employee_sessions(cl, codes, np.ones(6, dtype=bool), ClassifyParams()).tolist()
+    [True, True, True, True, False, False]
+    >>> employee_sessions(cl[:0], codes[:0], np.ones(0, dtype=bool), ClassifyParams()).size
+    0
+    """
+    if cl.size == 0:
+        return np.zeros(0, dtype=bool)
+    nv = int(codes.max()) + 1
+    pair, inv, count = np.unique(cl * nv + codes, return_inverse=True, return_counts=True)
+    shifts = np.bincount(inv.ravel(), weights=shift, minlength=pair.size)
+    works = (count >= params.regular_min_sessions) & (
+        shifts >= params.workplace_weekday_day_share * count
+    )
+    return works[inv.ravel()]
 
 
 def weekday_daytime(sessions: pd.DataFrame) -> npt.NDArray[np.bool_]:
@@ -485,7 +522,15 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
             | (f["dwell_p10_h"] < params.workplace_min_dwell_p10_h)
         )
     )
-    work = ~quick & ~home & ~garage & weekday & long_dwell & ~commuters
+    # ...and a workplace's people come back: where no vehicle came for regular_min_sessions
+    # shifts, none is loyal to the site and some drivers came once, long weekday-morning stays
+    # are commuters at a public charger, busy area or not
+    unstaffed = (
+        (f["employee_vehicles"] < params.workplace_min_employees)
+        & (f["loyal_vehicles"] == 0)
+        & (f["one_time_vehicle_share"] >= params.workplace_unstaffed_one_time_share)
+    )
+    work = ~quick & ~home & ~garage & weekday & long_dwell & ~commuters & ~unstaffed
     private = ~quick & ~home & ~garage & ~work & closed & long_dwell
     quiet = quiet_area & (f["overnight_share"] <= params.quiet_max_overnight_share)
     thin = f["sessions"] < np.where(quiet, params.quiet_min_sessions, params.min_sessions)

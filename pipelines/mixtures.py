@@ -55,7 +55,7 @@ import pandas as pd
 
 from geo.cluster import cluster_centroids
 from geo.distance import haversine_m, unit_vectors
-from pipelines.classify import session_roles, weekday_daytime
+from pipelines.classify import employee_sessions, session_roles, weekday_daytime
 from pipelines.config import ClassifyParams, ClusterParams
 from pipelines.schema import SITE_CORE_COLUMNS
 from pipelines.sites import resummarise
@@ -127,7 +127,7 @@ def _to_split(
     codes = pd.factorize(sessions["vehicle"], sort=False)[0].astype(np.int64)[used]
     workplace = _per_label(classified, classified["site_class"] == "workplace", k)
     shift = weekday_daytime(sessions)[used]
-    employee = _employees(cl, codes, shift, p) & workplace[cl]
+    employee = employee_sessions(cl, codes, shift, p) & workplace[cl]
     # the residence's part: who sleeps there, or at a workplace who works there
     res = (role[used] == 1) | employee
     movers = np.zeros(lab.shape[0], dtype=bool)
@@ -179,23 +179,6 @@ def _to_split(
     )
     split = excluded & (others >= p.split_min_vehicles) & np.where(staffed, open_to_all, chargers)
     return split, movers & split[np.maximum(lab, 0)]
-
-
-def _employees(
-    cl: npt.NDArray[np.int64],
-    codes: npt.NDArray[np.int64],
-    shift: npt.NDArray[np.bool_],
-    p: ClassifyParams,
-) -> npt.NDArray[np.bool_]:
-    """Per session, whether its vehicle works at the site: >= ``regular_min_sessions`` sessions
-    there, >= ``workplace_weekday_day_share`` of them on weekday mornings."""
-    if cl.size == 0:
-        return np.zeros(0, dtype=bool)
-    nv = int(codes.max()) + 1
-    pair, inv, count = np.unique(cl * nv + codes, return_inverse=True, return_counts=True)
-    shifts = np.bincount(inv.ravel(), weights=shift, minlength=pair.size)
-    works = (count >= p.regular_min_sessions) & (shifts >= p.workplace_weekday_day_share * count)
-    return works[inv.ravel()]
 
 
 def _per_label(classified: pd.DataFrame, flag: pd.Series, k: int) -> npt.NDArray[np.bool_]:

@@ -1505,7 +1505,8 @@ def test_quiet_charger_locals_use_by_day_and_one_visitor_commutes_to_is_public()
     visitor session is no evidence of a workplace.
 
     Expected: ``public`` (the locals exemption waives the missing visitors); ``workplace``
-    when a single visitor session counts (``workplace_visitor_min_sessions=1``).
+    when a single visitor session counts (``workplace_visitor_min_sessions=1``) and a
+    workplace needs no employee (``workplace_min_employees=0``).
     """
     local = [_sessions([f"local-{i}"] * 3, [i, i + 7, i + 14], [20, 9, 10], [11, 6, 5])
              for i in range(4)]  # fmt: skip
@@ -1519,7 +1520,7 @@ def test_quiet_charger_locals_use_by_day_and_one_visitor_commutes_to_is_public()
     assert row["weekday_daytime_share"] == pytest.approx(9 / 13)
     assert (row["visitor_weekday_daytime_share"], row["dwell_median_h"]) == (1.0, 6.0)
     assert row["site_class"] == "public", row["reasons"]
-    one = replace(PARAMS, workplace_visitor_min_sessions=1)
+    one = replace(PARAMS, workplace_visitor_min_sessions=1, workplace_min_employees=0)
     again = _classify(*groups, homes=("pub-",), params=one).loc[0]
     assert again["site_class"] == "workplace", again["reasons"]
 
@@ -2291,10 +2292,13 @@ def test_commuters_at_a_quiet_public_charger_are_not_a_workplace():
     office, four weekday stays of 7 h and a Saturday one (weekday-daytime share 0.8). Site 2:
     five weekday mornings, two of them top-ups of 1.5 and 2 h (10th-percentile dwell 1.7 h).
 
-    Expected: site 0 ``workplace`` (weekday_daytime, long_dwell: every sign of a shift); sites 1
-    and 2 ``public``: one-time share 1.0 >= ``workplace_open_one_time_share`` outside a busy
-    area, and a weekday share < 0.95 / a 10th-percentile dwell < 3 h. With the exemption off
-    all three are ``workplace``.
+    Expected: sites 1 and 2 ``public``: one-time share 1.0 >= ``workplace_open_one_time_share``
+    outside a busy area, and a weekday share < 0.95 / a 10th-percentile dwell < 3 h. Site 0
+    ``public`` too: nobody came back, so nobody works there (no vehicle with
+    ``regular_min_sessions`` shifts; see
+    :func:`test_long_weekday_stays_are_a_workplace_only_where_people_come_back`). Without the
+    employee rule (``workplace_min_employees=0``) site 0 is ``workplace`` (every sign of a
+    shift), and with the commuters' exemption off too all three are.
     """
     days = [0, 1, 2, 3, 4]
     shift = _sessions([f"w{i}" for i in range(5)], days, 8.5, 8.0)
@@ -2306,11 +2310,55 @@ def test_commuters_at_a_quiet_public_charger_are_not_a_workplace():
     assert out.loc[0:2, "one_time_vehicle_share"].tolist() == [1.0, 1.0, 1.0]
     assert out.loc[0:2, "weekday_daytime_share"].tolist() == [1.0, 0.8, 1.0]
     assert out.loc[0:2, "dwell_p10_h"].round(2).tolist() == [8.0, 7.0, 1.7]
+    assert out.loc[0:2, "employee_vehicles"].tolist() == [0, 0, 0]
+    assert out.loc[0:2, "site_class"].tolist() == ["public"] * 3, out["reasons"].tolist()
+    staff_off = replace(PARAMS, workplace_min_employees=0)
+    out = _classify(*groups, homes=("w", "s", "t"), params=staff_off)
     assert out.loc[0, "site_class"] == "workplace", out.loc[0, "reasons"]
     assert out.loc[1:2, "site_class"].tolist() == ["public", "public"], out["reasons"].tolist()
-    off = replace(PARAMS, workplace_open_one_time_share=2.0)
+    off = replace(staff_off, workplace_open_one_time_share=2.0)
     got = _classify(*groups, homes=("w", "s", "t"), params=off).loc[0:2, "site_class"].tolist()
     assert got == ["workplace", "workplace", "workplace"]
+
+
+def test_long_weekday_stays_are_a_workplace_only_where_people_come_back():
+    """Long weekday-morning stays (08:30, 8 h) at four quiet sites 16 km apart, as at the
+    public chargers by offices that simulated fleets lost as ``workplace`` (g336, g352, g431,
+    g449: 5-7 drivers, 8-12 sessions, none with more than 3 there):
+
+    - Site 0: five drivers once each and two twice (one-time share 5/7).
+    - Site 1: the same, but one of the two came on four weekdays: an employee.
+    - Site 2: three drivers, three times each (one-time share 0): a car park's part-timers.
+    - Site 3: the five once and one driver three times, all its charging (loyal): a home's
+      car among the commuters (g389 mixed a home with a car park's stray shifts so).
+
+    Expected: ``employee_vehicles`` 0, 1, 0, 0; site 0 ``public`` (nobody works there, some
+    came once, nobody is loyal to it), sites 1-3 ``workplace``; with
+    ``workplace_min_employees=0`` site 0 is ``workplace`` too.
+    """
+    days = [0, 1, 2, 3, 4, 7, 8, 9, 10]
+
+    def stays(site, vehicles, on):
+        return _sessions([f"{site}-{v}" for v in vehicles], on, 8.5, 8.0)
+
+    once = [f"c{i}" for i in range(5)]
+    base = stays("s0", [*once, "r0", "r0", "r1", "r1"], days)
+    staff = stays("s1", [*once, "r0", "r0", "e0", "e0", "e0", "e0"], [*days[:7], 11, 14, 15, 16])
+    back = stays("s2", ["p0", "p1", "p2"] * 3, days)
+    loyal = stays("s3", [*once, "h0", "h0", "h0"], days[:8])
+    groups = [(base, 0.0), (staff, 16000.0), (back, 32000.0), (loyal, 48000.0)]
+    drivers = pd.concat([g for g, _ in groups])["vehicle"].unique()
+    # everyone sleeps at home elsewhere but s3-h0, whose only charging is at site 3 (loyal)
+    homes = tuple(v for v in drivers if v != "s3-h0")
+    out = _classify(*groups, homes=homes)
+    assert out.loc[0:3, "employee_vehicles"].tolist() == [0, 1, 0, 0]
+    assert out.loc[3, "loyal_vehicles"] == 1 and out.loc[2, "one_time_vehicle_share"] == 0.0
+    assert out.loc[0:3, "site_class"].tolist() == ["public"] + ["workplace"] * 3, out.loc[
+        0:3, "reasons"
+    ].tolist()
+    off = replace(PARAMS, workplace_min_employees=0)
+    again = _classify(*groups, homes=homes, params=off)
+    assert again.loc[0, "site_class"] == "workplace"
 
 
 # ---------------------------------------------------------------------------------------------
