@@ -41,7 +41,7 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    on all sessions or on those of vehicles sleeping elsewhere (a home next door chained into
    the site dilutes the first; a few of them are needed, one is no evidence). Outside busy
    areas, drivers who nearly all come once are commuters at a public charger unless every
-   session is a weekday shift (all weekday-daytime, even the shortest stays long). Anywhere,
+   session is a weekday shift (all weekday-daytime, even the shortest stays long). There, too,
    a workplace's people come back: with nobody there for ``regular_min_sessions`` shifts
    (``employee_vehicles``), nobody loyal to the site and some drivers seen once, the long
    weekday stays are commuters' too.
@@ -524,9 +524,11 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     )
     # ...and a workplace's people come back: where no vehicle came for regular_min_sessions
     # shifts, none is loyal to the site and some drivers came once, long weekday-morning stays
-    # are commuters at a public charger, busy area or not
+    # are commuters at a public charger. Not amid a dense fleet, where a car park falls into
+    # fragments in which each employee may show once
     unstaffed = (
-        (f["employee_vehicles"] < params.workplace_min_employees)
+        ~busy_area
+        & (f["employee_vehicles"] < params.workplace_min_employees)
         & (f["loyal_vehicles"] == 0)
         & (f["one_time_vehicle_share"] >= params.workplace_unstaffed_one_time_share)
     )

@@ -269,7 +269,8 @@ class ClassifyParams:
     workplace_open_one_time_share: float = 0.75
     workplace_all_weekday_share: float = 0.95
     workplace_min_dwell_p10_h: float = 3.0
-    #: ...and anywhere a site is a workplace only when >= workplace_min_employees vehicles
+    #: ...and there (outside busy areas) a site is a workplace only when >=
+    #: workplace_min_employees vehicles
     #: work there (>= regular_min_sessions sessions, >= workplace_weekday_day_share of them on
     #: weekday mornings), or a vehicle is loyal to it (loyal_vehicles), or fewer than
     #: workplace_unstaffed_one_time_share of its drivers came once: a workplace's people come
@@ -277,7 +278,11 @@ class ClassifyParams:
     #: workplace without an employee that the rule would publish were 20 public chargers (6
     #: eligible: 5-7 drivers, one-time share 0.40-1.0), a home mixed with a car park's stray
     #: shifts (its car loyal: 0.75 of its charging there) and a car park's fragment whose 3
-    #: drivers all came back (one-time share 0). 0: off
+    #: drivers all came back (one-time share 0). Amid a dense fleet a car park falls into
+    #: fragments in which each employee may show once: the 60k quality-table seed 2
+    #: published such a fragment (8 drivers once each, 7,277 sessions a day nearby) until
+    #: the rule kept to quiet areas (the eligible chargers it gained: <= 160 a day; of the 26
+    #: it gained on 164 fleets one, with 4 drivers, at 209). 0: off
     workplace_min_employees: int = 1
     workplace_unstaffed_one_time_share: float = 0.2
     #: quick charging is public evidence: >= this share of DC sessions with a short median stay
