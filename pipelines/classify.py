@@ -256,11 +256,9 @@ def site_features(
         cl, pairs, totals, n_sites, params.loyal_vehicle_share
     )
     feats["shared_site_share"] = _shared_site_share(pairs, n_sites)
-    works = employee_sessions(cl, vcode, table["weekday_daytime"], params)
+    shifts = np.bincount(pairs.inverse, weights=table["weekday_daytime"], minlength=pairs.site.size)
     feats["employee_vehicles"] = np.bincount(
-        pairs.site,
-        weights=np.bincount(pairs.inverse, weights=works, minlength=pairs.site.size) > 0,
-        minlength=n_sites,
+        pairs.site, weights=_works(pairs.sessions, shifts, params), minlength=n_sites
     ).astype(np.int64)
     anchors = _anchors(cl, pairs, sites, n_sites, params.satellite_m, params.neighbour_m)
     vis = anchors.role == 2
@@ -332,10 +330,15 @@ def employee_sessions(
     nv = int(codes.max()) + 1
     pair, inv, count = np.unique(cl * nv + codes, return_inverse=True, return_counts=True)
     shifts = np.bincount(inv.ravel(), weights=shift, minlength=pair.size)
-    works = (count >= params.regular_min_sessions) & (
-        shifts >= params.workplace_weekday_day_share * count
+    return _works(count, shifts, params)[inv.ravel()]
+
+
+def _works(sessions: np.ndarray, shifts: np.ndarray, params: ClassifyParams) -> np.ndarray:
+    """Per (site, vehicle) pair of ``sessions`` there, ``shifts`` of them on weekday mornings:
+    whether the vehicle works at the site."""
+    return (sessions >= params.regular_min_sessions) & (
+        shifts >= params.workplace_weekday_day_share * sessions
     )
-    return works[inv.ravel()]
 
 
 def weekday_daytime(sessions: pd.DataFrame) -> npt.NDArray[np.bool_]:
