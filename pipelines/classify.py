@@ -536,7 +536,13 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["one_time_vehicle_share"] >= params.workplace_unstaffed_one_time_share)
     )
     work = ~quick & ~home & ~garage & weekday & long_dwell & ~commuters & ~unstaffed
-    private = ~quick & ~home & ~garage & ~work & closed & long_dwell
+    # a closed group is private only while it keeps to itself: where >= private_open_min_vehicles
+    # use the site and vehicles sleeping elsewhere do >= private_open_visitor_share of its
+    # sessions, its regulars are locals at a public charger
+    open_group_of_regulars = (f["vehicles"] >= params.private_open_min_vehicles) & (
+        f["visitor_share"] >= params.private_open_visitor_share
+    )
+    private = ~quick & ~home & ~garage & ~work & closed & long_dwell & ~open_group_of_regulars
     quiet = quiet_area & (f["overnight_share"] <= params.quiet_max_overnight_share)
     thin = f["sessions"] < np.where(quiet, params.quiet_min_sessions, params.min_sessions)
     thin_busy = (f["local_sessions_per_day"] >= params.busy_area_thin_sessions_per_day) & (

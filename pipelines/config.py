@@ -241,6 +241,13 @@ class ClassifyParams:
     regular_min_sessions: int = 4
     regulars_share: float = 0.8
     max_garage_vehicles: int = 20
+    #: ...but a closed group of long stays is not private where >= private_open_min_vehicles
+    #: use the site and vehicles that sleep elsewhere do >= private_open_visitor_share of its
+    #: sessions: locals without a home charger sharing a public one. Twenty-second session, 164
+    #: simulated fleets: sites classed private with >= 5 vehicles were 10 eligible public
+    #: chargers (visitor share 0.14-0.76) and 8 apartment garages (<= 0.02). A share > 1: off
+    private_open_min_vehicles: int = 5
+    private_open_visitor_share: float = 0.1
     #: a closed group: regulars do nearly all the charging and the group is small or has almost
     #: no one-time visitors (public sites: >= 28 % one-time vehicles in the simulator)
     closed_max_one_time_share: float = 0.2
