@@ -2321,6 +2321,44 @@ def test_commuters_at_a_quiet_public_charger_are_not_a_workplace():
     assert got == ["workplace", "workplace", "workplace"]
 
 
+def _closed_group(prefix: str, n: int) -> pd.DataFrame:
+    """``n`` regulars, six sessions each over three weeks: two evenings left overnight (20 h,
+    11 h) and four afternoon stays (13 h, 5 h)."""
+    nights = [_sessions([f"{prefix}{i}"] * 2, [i, i + 7], 20.0, 11.0) for i in range(n)]
+    days = [
+        _sessions([f"{prefix}{i}"] * 4, [i + 1, i + 3, i + 9, i + 15], 13.0, 5.0) for i in range(n)
+    ]
+    return pd.concat([*nights, *days], ignore_index=True)
+
+
+def test_closed_group_that_others_use_too_is_not_private():
+    """Two quiet sites 16 km apart, each with six regulars of :func:`_closed_group` (overnight
+    share 1/3, median stay 5 h, everyone sleeping there now and then):
+
+    - Site 0: nobody else (visitor share 0): a garage's group keeping to itself, as the 8
+      simulated apartment garages classed private with >= 5 vehicles (visitor share <= 0.02).
+    - Site 1: three drivers who sleep elsewhere come twice each, 6 of 42 sessions (visitor
+      share 0.14): locals sharing a public charger others use too, as the 10 eligible public
+      chargers classed private on 164 simulated fleets (0.14–0.76).
+
+    Expected: site 0 ``private`` (closed_regular_group, long_dwell), site 1 ``public``; with
+    ``private_open_visitor_share`` above 1 (off) both ``private``.
+    """
+    drivers = _sessions([f"pub-{i}" for i in range(3) for _ in range(2)],
+                        [2, 5, 9, 12, 16, 19], 13.0, 5.0)  # fmt: skip
+    shared = pd.concat([_closed_group("b", 6), drivers], ignore_index=True)
+    groups = [(_closed_group("a", 6), 0.0), (shared, 16000.0)]
+    out = _classify(*groups, homes=("pub-",))
+    assert out.loc[0:1, "visitor_share"].round(2).tolist() == [0.0, 0.14]
+    assert out.loc[0:1, "regulars_share"].round(2).tolist() == [1.0, 0.86]
+    assert out.loc[0, "site_class"] == "private"
+    assert out.loc[0, "reasons"] == "closed_regular_group;long_dwell"
+    assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
+    off = replace(PARAMS, private_open_visitor_share=2.0)
+    again = _classify(*groups, homes=("pub-",), params=off)
+    assert again.loc[0:1, "site_class"].tolist() == ["private", "private"]
+
+
 def test_long_weekday_stays_are_a_workplace_only_where_people_come_back():
     """Long weekday-morning stays (08:30, 8 h) at four quiet sites 16 km apart, as at the
     public chargers by offices that simulated fleets lost as ``workplace`` (g336, g352, g431,
