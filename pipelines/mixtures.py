@@ -105,13 +105,7 @@ def split_mixtures(
     split, movers = _to_split(sessions, lab, classified, params)
     if not split.any():
         return sites, lab.copy()
-    k = split.size
-    new = np.full(k, -1, dtype=np.int64)
-    new[split] = k + np.arange(int(split.sum()))
-    out = lab.copy()
-    out[movers] = new[lab[movers]]
-    touched = np.r_[np.flatnonzero(split), new[split]]
-    return resummarise(sessions, out, sites, touched, cluster), out
+    return _split_off(sessions, lab, sites, split, movers, cluster)
 
 
 def _to_split(
@@ -302,11 +296,24 @@ def split_households(
     )
     if not split.any():
         return sites, lab.copy(), none
-    parent = np.flatnonzero(split)
-    new = np.full(k, -1, dtype=np.int64)
-    new[parent] = k + np.arange(parent.size)
-    out = lab.copy()
     movers = np.flatnonzero(mine)[~home & split[cl]]
+    return (*_split_off(sessions, lab, sites, split, movers, cluster), np.flatnonzero(split))
+
+
+def _split_off(
+    sessions: pd.DataFrame,
+    lab: npt.NDArray[np.int64],
+    sites: pd.DataFrame,
+    split: npt.NDArray[np.bool_],
+    movers: npt.ArrayLike,
+    cluster: ClusterParams,
+) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
+    """Move the ``movers`` sessions of each label flagged in ``split`` to a new site (labels
+    ``split.size`` on, in label order); both parts summarised again."""
+    k = split.size
+    new = np.full(k, -1, dtype=np.int64)
+    new[split] = k + np.arange(int(split.sum()))
+    out = lab.copy()
     out[movers] = new[lab[movers]]
-    touched = np.r_[parent, new[parent]]
-    return resummarise(sessions, out, sites, touched, cluster), out, parent
+    touched = np.r_[np.flatnonzero(split), new[split]]
+    return resummarise(sessions, out, sites, touched, cluster), out

@@ -280,9 +280,7 @@ def split_known_households(
     sites, out, parent = split_households(sessions, lab, classified, at, cluster, classify)
     if not parent.size:
         return same
-    # the new sites' labels, as split_households numbers them: after every existing label
-    k = max(int(classified["cluster"].max()) + 1, int(lab.max(initial=-1)) + 1)
-    new = k + np.arange(parent.size)
+    new = np.unique(out[out != lab])  # the labels sessions moved to, in their parents' order
     there = np.isin(new, sites["cluster"].to_numpy())  # a part without usable fixes drops out
     parent, new = parent[there], new[there]
     again = classify_sites(site_features(sessions, out, sites, classify), classify)
