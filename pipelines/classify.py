@@ -192,6 +192,9 @@ REASONS: dict[str, str] = {
     "fragment of a garage or home split off by GPS error",
     "fringe_of_busier_site": "a handful of sessions, many with a poor GPS fix, beside a much "
     "busier public site: its fringe, not a charger of its own",
+    "at_k_floor": "used by as few drivers as may be published, one of them sleeping here or "
+    "doing much of its charging here (a home its friends visited?), and not in the registry: "
+    "published when one more driver plugs in here",
     "drivers_share_a_site": "a small site most of whose drivers also charge at one same other "
     "site, one of them coming back, where the public chargers of its size nearby draw almost "
     "only new drivers from all around: a home that its neighbours visit",
@@ -697,6 +700,18 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & _beside_busier_public(f, site_class, params.fringe_m, params.fringe_ratio)
     )
     site_class = np.where(fringe, "unconfirmed", site_class)
+    # at the k-anonymity floor a public-looking site where a car sleeps, or that its top car
+    # is loyal to, waits for one more driver (or the registry): a home a few friends visited
+    homelike = (f["anchored_vehicles"] > 0) | (
+        f["top_vehicle_loyalty"] >= params.floor_open_max_loyalty
+    )
+    at_floor = (
+        (site_class == "public")
+        & ~quick.to_numpy()
+        & (f["vehicles"].to_numpy() < params.floor_min_discovered_vehicles)
+        & homelike.to_numpy()
+    )
+    site_class = np.where(at_floor, "unconfirmed", site_class)
     open_class = np.isin(site_class, ["public", "unconfirmed"])
     site_class = np.where(open_class & few.to_numpy(), "too_few_vehicles", site_class)
     flags = {
@@ -719,6 +734,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         "returning_where_public_is_new": pd.Series(returning, index=f.index),
         "home_beside_charger": pd.Series(home_beside, index=f.index),
         "fringe_of_busier_site": pd.Series(fringe, index=f.index),
+        "at_k_floor": pd.Series(at_floor, index=f.index) & ~few,
         "drivers_share_a_site": pd.Series(neighbours_visit, index=f.index),
         "poor_fixes": unconfirmed & blurred,
         "resident_vehicles": garage & residents,

@@ -677,6 +677,14 @@ class ClassifyParams:
     fringe_coarse_fix_share: float = 0.5
     fringe_m: float = 50.0
     fringe_ratio: float = 10.0
+    #: unconfirmed: a public-looking site (not a quick DC one) used by fewer than
+    #: floor_min_discovered_vehicles distinct vehicles, that is at the k-anonymity floor, where
+    #: a vehicle sleeps (anchored_vehicles) or the top vehicle does >= floor_open_max_loyalty
+    #: of all its charging: a home its owner's friends visited. It is published when one more
+    #: driver plugs in there, or at once when the registry lists it
+    #: (pipelines.registry.confirm_known takes unconfirmed sites). <= min_vehicles: off
+    floor_min_discovered_vehicles: int = 4
+    floor_open_max_loyalty: float = 0.2
 
 
 @dataclass(frozen=True)

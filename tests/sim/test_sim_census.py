@@ -51,8 +51,11 @@ def test_census_writes_every_site_with_its_station(
     """``sites_out`` gets one row per site with the station most of its sessions came from.
 
     Expected: the sample's 346 sites (the run report's ``sites_found``), each with a station;
-    the 109 public ones (113 published less the four the registry confirms) all public
-    stations, every home and apartment garage in a residential class.
+    the 102 public ones (108 published less the six the registry confirms) all public
+    stations, every home and apartment garage in a residential class; the 7 held back at the
+    k floor (``at_k_floor``: three drivers, one of them sleeping there or doing >= 0.2 of its
+    charging there) all public stations too, none of them with five drivers: the price of
+    never publishing a home its owner's friends visited.
     """
     out = tmp_path / "sites.csv"
     run(sample_dir, sample_lake, None, Settings(), registry=False, sites_out=out)
@@ -60,7 +63,10 @@ def test_census_writes_every_site_with_its_station(
     assert len(sites) == 346 and sites["cluster"].is_unique
     assert (sites["station_id"] != "").all()
     public = sites[sites["site_class"] == "public"]
-    assert len(public) == 109 and public["kind"].str.startswith("public").all()
+    assert len(public) == 102 and public["kind"].str.startswith("public").all()
+    floor = sites[sites["reasons"] == "at_k_floor"]
+    assert len(floor) == 7 and (floor["vehicles"] == 3).all()
+    assert floor["kind"].str.startswith("public").all() and (floor["vehicles_in"] < 5).all()
     private = sites[sites["kind"].isin(["home", "apartment_garage"])]
     assert private["site_class"].isin(["residential", "too_few_vehicles"]).all()
 
