@@ -70,9 +70,13 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    does a good share is the home next door (``home_beside_charger``, residential), and a
    handful of sessions, many of the fixes that report an accuracy poor, beside a public site
    ten times as busy is that site's fringe (``fringe_of_busier_site``, unconfirmed).
-9. Everything else is *public*; a site used by fewer than ``min_vehicles`` distinct vehicles is
-   ``too_few_vehicles`` (k-anonymity) instead of public or unconfirmed, and that reason is
-   added to every class where it applies.
+9. *The k floor*: a public-looking site (not a quick one) of only ``min_vehicles`` drivers,
+   where a vehicle sleeps or the top vehicle does a fifth of its charging, is unconfirmed until
+   a fourth driver plugs in (``at_k_floor``): a home its owner's friends visited; the registry
+   confirms it at once where it lists a charger.
+10. Everything else is *public*; a site used by fewer than ``min_vehicles`` distinct vehicles is
+    ``too_few_vehicles`` (k-anonymity) instead of public or unconfirmed, and that reason is
+    added to every class where it applies.
 """
 
 from __future__ import annotations
