@@ -72,8 +72,8 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    ten times as busy is that site's fringe (``fringe_of_busier_site``, unconfirmed).
 9. *The k floor*: a public-looking site (not a quick one) of only ``min_vehicles`` drivers,
    where a vehicle sleeps or the top vehicle does a fifth of its charging, is unconfirmed until
-   a fourth driver plugs in (``at_k_floor``): a home its owner's friends visited; the registry
-   confirms it at once where it lists a charger.
+   a fourth driver plugs in (``at_k_floor``): a home its owner's friends visited; where both
+   are true, until a fifth does. The registry confirms it at once where it lists a charger.
 10. Everything else is *public*; a site used by fewer than ``min_vehicles`` distinct vehicles is
     ``too_few_vehicles`` (k-anonymity) instead of public or unconfirmed, and that reason is
     added to every class where it applies.
@@ -196,9 +196,9 @@ REASONS: dict[str, str] = {
     "fragment of a garage or home split off by GPS error",
     "fringe_of_busier_site": "a handful of sessions, many with a poor GPS fix, beside a much "
     "busier public site: its fringe, not a charger of its own",
-    "at_k_floor": "used by as few drivers as may be published, one of them sleeping here or "
-    "doing much of its charging here (a home its friends visited?), and not in the registry: "
-    "published when one more driver plugs in here",
+    "at_k_floor": "used by few drivers, one of them sleeping here or doing much of its "
+    "charging here (a home its friends visited?), and not in the registry: published when one "
+    "more driver plugs in here (two more where one sleeps here and the top one is loyal)",
     "drivers_share_a_site": "a small site most of whose drivers also charge at one same other "
     "site, one of them coming back, where the public chargers of its size nearby draw almost "
     "only new drivers from all around: a home that its neighbours visit",
@@ -705,15 +705,18 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     )
     site_class = np.where(fringe, "unconfirmed", site_class)
     # at the k-anonymity floor a public-looking site where a car sleeps, or that its top car
-    # is loyal to, waits for one more driver (or the registry): a home a few friends visited
-    homelike = (f["anchored_vehicles"] > 0) | (
-        f["top_vehicle_loyalty"] >= params.floor_open_max_loyalty
-    )
+    # is loyal to, waits for one more driver (or the registry): a home a few friends visited;
+    # with both signs, for two more
+    sleeps = f["anchored_vehicles"].to_numpy() > 0
+    loyal_top = f["top_vehicle_loyalty"].to_numpy() >= params.floor_open_max_loyalty
+    drivers = f["vehicles"].to_numpy()
     at_floor = (
         (site_class == "public")
         & ~quick.to_numpy()
-        & (f["vehicles"].to_numpy() < params.floor_min_discovered_vehicles)
-        & homelike.to_numpy()
+        & (
+            ((sleeps | loyal_top) & (drivers < params.floor_min_discovered_vehicles))
+            | (sleeps & loyal_top & (drivers < params.floor_both_signs_min_vehicles))
+        )
     )
     site_class = np.where(at_floor, "unconfirmed", site_class)
     open_class = np.isin(site_class, ["public", "unconfirmed"])

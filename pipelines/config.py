@@ -685,6 +685,12 @@ class ClassifyParams:
     #: (pipelines.registry.confirm_known takes unconfirmed sites). <= min_vehicles: off
     floor_min_discovered_vehicles: int = 4
     floor_open_max_loyalty: float = 0.2
+    #: ...and where both signs are there (a vehicle sleeps here and the top vehicle does >=
+    #: floor_open_max_loyalty of its charging here) it waits for floor_both_signs_min_vehicles:
+    #: each sign that someone lives here asks for one more driver. Four-vehicle homes whose car
+    #: sleeps there were the most common private site still published (twenty-fourth session,
+    #: docs/quality.md). <= min_vehicles: off
+    floor_both_signs_min_vehicles: int = 5
 
 
 @dataclass(frozen=True)

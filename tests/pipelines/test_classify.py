@@ -29,7 +29,7 @@ from pipelines.schema import SESSION_COLUMNS, SITE_CLASSES, SITE_CORE_COLUMNS
 PARAMS = ClassifyParams()
 #: the k floor off, for tests of other rules on sites of three drivers (the k floor's own test:
 #: test_site_at_the_k_floor_waits_for_a_fourth_driver_or_the_registry)
-NO_FLOOR = replace(PARAMS, floor_min_discovered_vehicles=0)
+NO_FLOOR = replace(PARAMS, floor_min_discovered_vehicles=0, floor_both_signs_min_vehicles=0)
 M_PER_DEG = 111_195.08
 LAT0, LON0 = 42.36, -71.06
 EST = -300  # UTC offset (minutes) of the sessions: US Eastern standard time
@@ -1724,7 +1724,9 @@ def test_small_garage_without_visitors_is_not_public():
     a home charger share, but a public charger is used by someone who sleeps elsewhere.
 
     Expected: ``unconfirmed`` (``no_visitors``); ``public`` when the locals exemption asks for
-    no visitor (``locals_min_visitor_sessions=0``).
+    no visitor (``locals_min_visitor_sessions=0``) and the k floor is off (on, four drivers
+    where a car sleeps and the top car does 7/11 of its charging wait for a fifth:
+    ``at_k_floor``).
     """
     cars = [f"res-{i}" for i in range(4)]
     here = pd.concat(
@@ -1746,6 +1748,11 @@ def test_small_garage_without_visitors_is_not_public():
     assert row["overnight_share"] == pytest.approx(12 / 28)
     assert (row["site_class"], row["reasons"]) == ("unconfirmed", "no_visitors")
     off = replace(PARAMS, locals_min_visitor_sessions=0)
+    assert _classify(*groups, params=off).loc[0, ["site_class", "reasons"]].tolist() == [
+        "unconfirmed",
+        "at_k_floor",
+    ]
+    off = replace(NO_FLOOR, locals_min_visitor_sessions=0)
     assert _classify(*groups, params=off).loc[0, "site_class"] == "public"
 
 
@@ -2575,3 +2582,39 @@ def test_site_at_the_k_floor_waits_for_a_fourth_driver_or_the_registry():
     two = _classify((loyal("h0", ["f0-1"]), 16000.0), homes=("d", "f", "h"))
     assert two.loc[0, "site_class"] == "too_few_vehicles"
     assert confirm_known(two, entry, RegistryParams(), PARAMS.min_vehicles)[1] == 0
+
+
+def test_lived_in_site_of_four_drivers_waits_for_a_fifth():
+    """Quiet AC chargers 8 km apart, plugged into by day (11.5 h for 1.5 h); drivers named ``f``
+    and ``h`` sleep at home elsewhere and charge there three nights each:
+
+    - Site 0: car ``a0`` charges nowhere else (three times here: anchored, loyalty 1.0) and
+      three friends come once each: four drivers and both signs that someone lives here, the
+      pattern of the four-vehicle homes still published on the simulated fleets (a household's
+      car and friends; 9 of the 13 leaks on 198 fleets before the rule).
+    - Site 1: site 0 with a fourth friend: five drivers.
+    - Site 2: car ``h2`` sleeps elsewhere and does half its charging here (loyalty 0.5, not
+      anchored), three friends: one sign only.
+
+    Expected: site 0 ``unconfirmed`` for ``at_k_floor``, sites 1 and 2 ``public``; site 0
+    ``public`` with ``floor_both_signs_min_vehicles`` at ``floor_min_discovered_vehicles``
+    (off).
+    """
+
+    def loyal(car, friends):
+        return _sessions([car] * 3 + friends, [1, 8, 15, 4, 11, 18, 6][: 3 + len(friends)], 11.5,
+                         1.5)  # fmt: skip
+
+    groups = (
+        (loyal("a0", ["f1", "f2", "f3"]), 0.0),
+        (loyal("a1", ["f4", "f5", "f6", "f7"]), 8000.0),
+        (loyal("h2", ["f8", "f9", "f10"]), 16000.0),
+    )
+    out = _classify(*groups, homes=("f", "h"))
+    assert out.loc[0:2, "vehicles"].tolist() == [4, 5, 4]
+    assert out.loc[0:2, "anchored_vehicles"].tolist() == [1, 1, 0]
+    assert out.loc[0:2, "top_vehicle_loyalty"].tolist() == [1.0, 1.0, 0.5]
+    assert (out.loc[0, "site_class"], out.loc[0, "reasons"]) == ("unconfirmed", "at_k_floor")
+    assert out.loc[1:2, "site_class"].tolist() == ["public"] * 2, out["reasons"].tolist()
+    off = replace(PARAMS, floor_both_signs_min_vehicles=PARAMS.floor_min_discovered_vehicles)
+    assert _classify(*groups, homes=("f", "h"), params=off).loc[0, "site_class"] == "public"
