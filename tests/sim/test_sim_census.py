@@ -55,7 +55,8 @@ def test_census_writes_every_site_with_its_station(
     stations, every home and apartment garage in a residential class; the 7 held back at the
     k floor (``at_k_floor``: three drivers, one of them sleeping there or doing >= 0.2 of its
     charging there) all public stations too, none of them with five drivers: the price of
-    never publishing a home its owner's friends visited.
+    never publishing a home its owner's friends visited. No four-driver site of the sample has
+    both signs (a car sleeping there and a top car that loyal), so none waits for a fifth.
     """
     out = tmp_path / "sites.csv"
     run(sample_dir, sample_lake, None, Settings(), registry=False, sites_out=out)
