@@ -73,7 +73,8 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
 9. *The k floor*: a public-looking site (not a quick one) of only ``min_vehicles`` drivers,
    where a vehicle sleeps or the top vehicle does a fifth of its charging, is unconfirmed until
    a fourth driver plugs in (``at_k_floor``): a home its owner's friends visited; where both
-   are true, until a fifth does. The registry confirms it at once where it lists a charger.
+   are true, until a fifth does; one whose drivers came over more than four weeks waits for a
+   fourth too. The registry confirms it at once where it lists a charger.
 10. Everything else is *public*; a site used by fewer than ``min_vehicles`` distinct vehicles is
     ``too_few_vehicles`` (k-anonymity) instead of public or unconfirmed, and that reason is
     added to every class where it applies.
@@ -197,8 +198,9 @@ REASONS: dict[str, str] = {
     "fringe_of_busier_site": "a handful of sessions, many with a poor GPS fix, beside a much "
     "busier public site: its fringe, not a charger of its own",
     "at_k_floor": "used by few drivers, one of them sleeping here or doing much of its "
-    "charging here (a home its friends visited?), and not in the registry: published when one "
-    "more driver plugs in here (two more where one sleeps here and the top one is loyal)",
+    "charging here, or all of them coming over many weeks (a home its friends visited?), and "
+    "not in the registry: published when one more driver plugs in here (two more where one "
+    "sleeps here and the top one is loyal)",
     "drivers_share_a_site": "a small site most of whose drivers also charge at one same other "
     "site, one of them coming back, where the public chargers of its size nearby draw almost "
     "only new drivers from all around: a home that its neighbours visit",
@@ -710,11 +712,15 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     sleeps = f["anchored_vehicles"].to_numpy() > 0
     loyal_top = f["top_vehicle_loyalty"].to_numpy() >= params.floor_open_max_loyalty
     drivers = f["vehicles"].to_numpy()
+    # ...and so does one whose few drivers trickled in over many weeks, lived-in or not
+    slow = (params.floor_slow_span_days > 0) & (
+        f["span_days"].to_numpy() > params.floor_slow_span_days
+    )
     at_floor = (
         (site_class == "public")
         & ~quick.to_numpy()
         & (
-            ((sleeps | loyal_top) & (drivers < params.floor_min_discovered_vehicles))
+            ((sleeps | loyal_top | slow) & (drivers < params.floor_min_discovered_vehicles))
             | (sleeps & loyal_top & (drivers < params.floor_both_signs_min_vehicles))
         )
     )

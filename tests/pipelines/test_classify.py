@@ -29,7 +29,9 @@ from pipelines.schema import SESSION_COLUMNS, SITE_CLASSES, SITE_CORE_COLUMNS
 PARAMS = ClassifyParams()
 #: the k floor off, for tests of other rules on sites of three drivers (the k floor's own test:
 #: test_site_at_the_k_floor_waits_for_a_fourth_driver_or_the_registry)
-NO_FLOOR = replace(PARAMS, floor_min_discovered_vehicles=0, floor_both_signs_min_vehicles=0)
+NO_FLOOR = replace(
+    PARAMS, floor_min_discovered_vehicles=0, floor_both_signs_min_vehicles=0, floor_slow_span_days=0
+)
 M_PER_DEG = 111_195.08
 LAT0, LON0 = 42.36, -71.06
 EST = -300  # UTC offset (minutes) of the sessions: US Eastern standard time
@@ -2618,3 +2620,36 @@ def test_lived_in_site_of_four_drivers_waits_for_a_fifth():
     assert out.loc[1:2, "site_class"].tolist() == ["public"] * 2, out["reasons"].tolist()
     off = replace(PARAMS, floor_both_signs_min_vehicles=PARAMS.floor_min_discovered_vehicles)
     assert _classify(*groups, homes=("f", "h"), params=off).loc[0, "site_class"] == "public"
+
+
+def test_three_drivers_over_more_than_four_weeks_wait_for_a_fourth():
+    """Quiet AC chargers 8 km apart, plugged into by day (11.5 h for 1.5 h); every driver
+    sleeps at home elsewhere (three nights there) and charges twice at a busier charger
+    (site 2), so none does more than 1/6 of its charging at sites 0 and 1 and nobody is
+    anchored there: no sign that anyone lives at either.
+
+    - Site 0: drivers ``d0``-``d2`` once each, on days 1, 20 and 45 (span 45 days): the
+      trickle of friends visiting a home whose household is not in the data (an opted-out
+      owner), the homes published on the 56- and 120-day simulations.
+    - Site 1: drivers ``e0``-``e2`` once each, on days 1, 14 and 28 (span 28 days).
+    - Site 2: ``d``, ``e`` and two more drivers, 14 sessions over 53 days.
+
+    Expected: site 0 ``unconfirmed`` for ``at_k_floor``; sites 1 and 2 ``public``; site 0
+    ``public`` with ``floor_slow_span_days`` 0 (off).
+    """
+    d, e = ["d0", "d1", "d2"], ["e0", "e1", "e2"]
+    busy_days = [2, 6, 9, 13, 17, 22, 26, 30, 35, 40, 44, 50, 52, 54]
+    groups = (
+        (_sessions(d, [1, 20, 45], 11.5, 1.5), 0.0),
+        (_sessions(e, [1, 14, 28], 11.5, 1.5), 8000.0),
+        (_sessions(d * 2 + e * 2 + ["x0", "x1"], busy_days, 11.5, 1.5), 16000.0),
+    )
+    out = _classify(*groups, homes=("d", "e"))
+    assert out.loc[0:2, "vehicles"].tolist() == [3, 3, 8]
+    assert out.loc[0:2, "span_days"].tolist() == [45, 28, 53]
+    assert out.loc[0:1, "anchored_vehicles"].tolist() == [0, 0]
+    assert out.loc[0:1, "top_vehicle_loyalty"].tolist() == [pytest.approx(1 / 6)] * 2
+    assert (out.loc[0, "site_class"], out.loc[0, "reasons"]) == ("unconfirmed", "at_k_floor")
+    assert out.loc[1:2, "site_class"].tolist() == ["public"] * 2, out["reasons"].tolist()
+    off = replace(PARAMS, floor_slow_span_days=0)
+    assert _classify(*groups, homes=("d", "e"), params=off).loc[0, "site_class"] == "public"
