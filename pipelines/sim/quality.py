@@ -5,7 +5,10 @@ For every (fleet size, seed): simulate, run ``chargepoints run`` for the last tw
 then publish and score the naive baseline on the same landing files. Usage::
 
     .venv/bin/python -m pipelines.sim.quality --work /tmp/quality --out docs/quality.md \\
-        --vehicles 400 60000 --seeds 1 2
+        --fleets 400 60000 400x120 --seeds 1 2
+
+A fleet is ``VEHICLES`` (the simulator's default 21 days) or ``VEHICLESxDAYS``: ``400x120``
+is the small fleet over 120 days, so the daily run's 90-day window is full, as in production.
 
 It calls the pipeline through its command line (a subprocess), so nothing here imports the
 daily path. Simulations and per-method results are cached under ``--work``
@@ -63,23 +66,42 @@ def run_pipeline(sim_dir: Path, work: Path, days: list[str]) -> float:
     return time.perf_counter() - t0
 
 
-def _simulated(work: Path, vehicles: int, seed: int) -> tuple[Path, dict[str, Any]]:
+def parse_fleet(text: str) -> tuple[int, int]:
+    """``"400"`` or ``"400x120"`` as (vehicles, days); days default to the simulator's.
+
+    >>> parse_fleet("60000"), parse_fleet("400x120")
+    ((60000, 21), (400, 120))
+    """
+    vehicles, _, days = text.partition("x")
+    return int(vehicles), int(days) if days else SimConfig.days
+
+
+def _scenario_dir(work: Path, vehicles: int, days: int, seed: int) -> Path:
+    """``v400-s1`` for the default 21 days (the cache of earlier reports), else ``v400-d120-s1``."""
+    span = "" if days == SimConfig.days else f"-d{days}"
+    return work / f"v{vehicles}{span}-s{seed}"
+
+
+def _simulated(work: Path, vehicles: int, seed: int, days: int) -> tuple[Path, dict[str, Any]]:
     """The scenario's simulation, reused when ``truth/summary.json`` shows the same config."""
-    sim_dir = work / f"v{vehicles}-s{seed}" / "sim"
-    cfg = SimConfig(out=str(sim_dir), vehicles=vehicles, seed=seed)
+    sim_dir = _scenario_dir(work, vehicles, days, seed) / "sim"
+    cfg = SimConfig(out=str(sim_dir), vehicles=vehicles, seed=seed, days=days)
     summary_path = sim_dir / "truth" / "summary.json"
     if summary_path.exists():
         doc = json.loads(summary_path.read_text())
-        if doc["vehicles"] == vehicles and doc["config"]["seed"] == seed:
+        same = (doc["vehicles"], doc["config"]["seed"], doc["config"]["days"])
+        if same == (vehicles, seed, days):
             return sim_dir, doc
     shutil.rmtree(sim_dir.parent, ignore_errors=True)
     simulate(cfg)
     return sim_dir, json.loads(summary_path.read_text())
 
 
-def scenario(work: Path, vehicles: int, seed: int, method: str) -> dict[str, Any]:
+def scenario(
+    work: Path, vehicles: int, seed: int, method: str, days: int = SimConfig.days
+) -> dict[str, Any]:
     """Score ``method`` (``pipeline`` or ``baseline``) on one simulated fleet; cached as JSON."""
-    sim_dir, summary = _simulated(work, vehicles, seed)
+    sim_dir, summary = _simulated(work, vehicles, seed, days)
     last = dt.date.fromisoformat(summary["last_day"])
     days = [(last - dt.timedelta(days=1)).isoformat(), last.isoformat()]
     out_dir = sim_dir.parent / method
@@ -95,8 +117,8 @@ def scenario(work: Path, vehicles: int, seed: int, method: str) -> dict[str, Any
     m = evaluate(publish, sim_dir / "truth", days[-1])
     m.pop("missed_examples", None)
     name = "pipeline" if method == "pipeline" else "naive baseline"
-    r = {"vehicles": vehicles, "seed": seed, "sessions": summary["sessions"], "method": name,
-         "seconds": round(secs, 1), **m}  # fmt: skip
+    r = {"vehicles": vehicles, "days": days, "seed": seed, "sessions": summary["sessions"],
+         "method": name, "seconds": round(secs, 1), **m}  # fmt: skip
     (sim_dir.parent / f"result-{method}.json").write_text(json.dumps(r, indent=1, sort_keys=True))
     return r
 
@@ -114,13 +136,14 @@ def _cell(r: dict[str, Any], label: str, key: str | None) -> str:
 
 def markdown(results: list[dict[str, Any]], command: str) -> str:
     """The results as the quality report."""
-    head = ["fleet", "seed", "sessions", "method", *[c[0] for c in COLUMNS], "run s"]
+    head = ["fleet", "days", "seed", "sessions", "method", *[c[0] for c in COLUMNS], "run s"]
     lines = [
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
     ]
     for r in results:
-        cells = [str(r["vehicles"]), str(r["seed"]), str(r["sessions"]), r["method"]]
+        days = str(r.get("days", SimConfig.days))
+        cells = [str(r["vehicles"]), days, str(r["seed"]), str(r["sessions"]), r["method"]]
         cells += [_cell(r, label, key) for label, key in COLUMNS]
         cells.append(str(r["seconds"]))
         lines.append("| " + " | ".join(cells) + " |")
@@ -145,7 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", default="/tmp/chargepoints-quality")
     ap.add_argument("--out", default=None, help="write the markdown table here")
     ap.add_argument("--json", default=None, help="write every metric here")
-    ap.add_argument("--vehicles", type=int, nargs="+", default=[400, 60000])
+    ap.add_argument(
+        "--fleets",
+        nargs="+",
+        default=["400", "60000", "400x120"],
+        help="VEHICLES or VEHICLESxDAYS (default days: the simulator's 21)",
+    )
+    ap.add_argument("--vehicles", type=int, nargs="+", help="fleets of the default days")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     ap.add_argument(
         "--methods", nargs="+", default=["pipeline", "baseline"], choices=["pipeline", "baseline"]
@@ -156,18 +185,22 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     work = Path(args.work)
     results: list[dict[str, Any]] = []
-    for vehicles in args.vehicles:
+    fleets = [(v, SimConfig.days) for v in args.vehicles or []] or [
+        parse_fleet(f) for f in args.fleets
+    ]
+    for vehicles, days in fleets:
         for seed in args.seeds:
             for method in ("pipeline", "baseline"):
-                cached = work / f"v{vehicles}-s{seed}" / f"result-{method}.json"
+                cached = _scenario_dir(work, vehicles, days, seed) / f"result-{method}.json"
                 if method in args.methods and not args.report_only:
-                    r = scenario(work, vehicles, seed, method)
+                    r = scenario(work, vehicles, seed, method, days)
                     print(
                         json.dumps(
                             {
                                 k: r[k]
                                 for k in (
                                     "vehicles",
+                                    "days",
                                     "seed",
                                     "method",
                                     "recall",
