@@ -60,7 +60,7 @@ serve: setup  ## local Prefect server + process worker + deployments from prefec
 sample: setup  ## regenerate the bundled sample (deterministic: same bytes)
 	$(BIN)/chargepoints simulate --out $(SAMPLE_DIR) --vehicles 400 --days 21 --seed 7
 
-quality: setup  ## the discovery-quality report: pipeline vs naive baseline, two seeds, two fleet sizes
+quality: setup  ## the discovery-quality report: pipeline vs naive baseline, two seeds, two fleet sizes and a 120-day fleet
 	$(BIN)/python -m pipelines.sim.quality --work /tmp/chargepoints-quality --out docs/quality.md --json docs/quality.json
 
 serve-stop:  ## stop what `make serve` started

@@ -98,10 +98,10 @@ def _simulated(work: Path, vehicles: int, seed: int, days: int) -> tuple[Path, d
 
 
 def scenario(
-    work: Path, vehicles: int, seed: int, method: str, days: int = SimConfig.days
+    work: Path, vehicles: int, seed: int, method: str, sim_days: int = SimConfig.days
 ) -> dict[str, Any]:
     """Score ``method`` (``pipeline`` or ``baseline``) on one simulated fleet; cached as JSON."""
-    sim_dir, summary = _simulated(work, vehicles, seed, days)
+    sim_dir, summary = _simulated(work, vehicles, seed, sim_days)
     last = dt.date.fromisoformat(summary["last_day"])
     days = [(last - dt.timedelta(days=1)).isoformat(), last.isoformat()]
     out_dir = sim_dir.parent / method
@@ -117,7 +117,7 @@ def scenario(
     m = evaluate(publish, sim_dir / "truth", days[-1])
     m.pop("missed_examples", None)
     name = "pipeline" if method == "pipeline" else "naive baseline"
-    r = {"vehicles": vehicles, "days": days, "seed": seed, "sessions": summary["sessions"],
+    r = {"vehicles": vehicles, "sim_days": sim_days, "seed": seed, "sessions": summary["sessions"],
          "method": name, "seconds": round(secs, 1), **m}  # fmt: skip
     (sim_dir.parent / f"result-{method}.json").write_text(json.dumps(r, indent=1, sort_keys=True))
     return r
@@ -142,7 +142,7 @@ def markdown(results: list[dict[str, Any]], command: str) -> str:
         "|" + "---|" * len(head),
     ]
     for r in results:
-        days = str(r.get("days", SimConfig.days))
+        days = str(r.get("sim_days", SimConfig.days))
         cells = [str(r["vehicles"]), days, str(r["seed"]), str(r["sessions"]), r["method"]]
         cells += [_cell(r, label, key) for label, key in COLUMNS]
         cells.append(str(r["seconds"]))
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                                 k: r[k]
                                 for k in (
                                     "vehicles",
-                                    "days",
+                                    "sim_days",
                                     "seed",
                                     "method",
                                     "recall",
