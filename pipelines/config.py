@@ -694,9 +694,9 @@ class ClassifyParams:
     #: ...and one whose few drivers came over more than floor_slow_span_days (first to last
     #: plug-in) waits for one more driver too, lived-in or not: friends visiting a home arrive
     #: one at a time over months, so the longer the window the more homes reach the floor with
-    #: nobody of the household in the data (an opted-out owner: 14 of the 16 homes published
-    #: on 38 simulations of 56 and 120 days, 90-day window). No site of a three- or four-week
-    #: simulation spans more than 28 days, which is why those never showed it. 0: off
+    #: nobody of the household in the data (an opted-out owner: 16 of the 17 homes published
+    #: on 38 simulations of 56 and 120 days, 90-day window; home leaks 16 -> 2). No site of a
+    #: three- or four-week simulation spans more than 28 days, so those never showed it. 0: off
     floor_slow_span_days: int = 28
 
 
