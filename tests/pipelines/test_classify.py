@@ -2593,7 +2593,7 @@ def test_lived_in_site_of_four_drivers_waits_for_a_fifth():
     - Site 0: car ``a0`` charges nowhere else (three times here: anchored, loyalty 1.0) and
       three friends come once each: four drivers and both signs that someone lives here, the
       pattern of the four-vehicle homes still published on the simulated fleets (a household's
-      car and friends; 9 of the 13 leaks on 198 fleets before the rule).
+      car and friends; 9 of the 20 home and garage leaks on 198 fleets before the rule).
     - Site 1: site 0 with a fourth friend: five drivers.
     - Site 2: car ``h2`` sleeps elsewhere and does half its charging here (loyalty 0.5, not
       anchored), three friends: one sign only.
