@@ -170,11 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=None, help="write every metric here")
     ap.add_argument(
         "--fleets",
+        "--vehicles",  # its name before fleets had days
         nargs="+",
         default=["400", "60000", "400x120"],
         help="VEHICLES or VEHICLESxDAYS (default days: the simulator's 21)",
     )
-    ap.add_argument("--vehicles", type=int, nargs="+", help="fleets of the default days")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     ap.add_argument(
         "--methods", nargs="+", default=["pipeline", "baseline"], choices=["pipeline", "baseline"]
@@ -185,10 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     work = Path(args.work)
     results: list[dict[str, Any]] = []
-    fleets = [(v, SimConfig.days) for v in args.vehicles or []] or [
-        parse_fleet(f) for f in args.fleets
-    ]
-    for vehicles, days in fleets:
+    for vehicles, days in map(parse_fleet, args.fleets):
         for seed in args.seeds:
             for method in ("pipeline", "baseline"):
                 cached = _scenario_dir(work, vehicles, days, seed) / f"result-{method}.json"
