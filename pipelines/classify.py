@@ -52,7 +52,9 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    vehicles that sleep at another site (``visitor_share``; more is asked of young and
    home-like sites) unless the group has shown itself open over two weeks, the site is used
    in the daytime, or several drivers without a home charger who are loyal to no charger
-   sleep there (a garage's residents are loyal).
+   sleep there (a garage's residents are loyal). Where thousands of sessions a day are
+   plugged in nearby, a few one-off plug-ins, a good part overnight, are stray GPS fixes of
+   the homes around (``strays_in_busy_area``) and wait too.
    A site where vehicles that sleep there plug in tens of metres away from its visitors is a
    residence merged with the charger next to it (``residence_inside``) and is residential.
 7. *Satellites* of an excluded site (its vehicles sleep at that site, within ``satellite_m``)
@@ -178,6 +180,9 @@ REASONS: dict[str, str] = {
     "all its own charging there, where many vehicles charge nearby: its home, which friends visit",
     "thin_in_busy_area": "only a handful of sessions where many vehicles charge nearby: too "
     "little to tell a public charger from a home friends drop by",
+    "strays_in_busy_area": "a few one-off plug-ins, many overnight, where thousands of "
+    "sessions a day are plugged in nearby: stray GPS fixes of the homes around, not a charger "
+    "(yet)",
     "thin_among_homes": "few sessions where residential sites far outnumber public ones nearby: "
     "more likely a home than a public charger",
     "home_beside_charger": "a vehicle that sleeps here, and does a good part of its charging "
@@ -557,9 +562,20 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     thin_busy = (f["local_sessions_per_day"] >= params.busy_area_thin_sessions_per_day) & (
         f["sessions"] < params.busy_area_min_sessions
     )
+    strays = (
+        ~quick
+        & (f["local_sessions_per_day"] >= params.busy_area_strays_sessions_per_day)
+        & (f["sessions"] < params.busy_area_strays_max_sessions)
+        & (f["one_time_vehicle_share"] >= params.busy_area_strays_one_time_share)
+        & (f["overnight_share"] >= params.busy_area_strays_overnight_share)
+    )
     blurred = f["poor_fix_share"] >= params.max_poor_fix_share
     unconfirmed = (
-        ~home & ~garage & ~work & ~private & (thin | thin_busy | blurred | (~quick & no_visitors))
+        ~home
+        & ~garage
+        & ~work
+        & ~private
+        & (thin | thin_busy | strays | blurred | (~quick & no_visitors))
     )
     base = np.select(
         [home | garage, work, private, unconfirmed],
@@ -741,6 +757,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         "no_visitors": unconfirmed & ~quick & no_visitors,
         "too_few_sessions": unconfirmed & thin,
         "thin_in_busy_area": unconfirmed & thin_busy & ~thin,
+        "strays_in_busy_area": unconfirmed & strays & ~thin & ~thin_busy,
         "thin_among_homes": pd.Series(among_homes, index=f.index),
         "repeat_among_homes": pd.Series(repeat_among_homes, index=f.index),
         "visited_among_homes": pd.Series(visited_among_homes, index=f.index),

@@ -547,6 +547,20 @@ class ClassifyParams:
     #: 12 only; smaller fleets unchanged. At 800 / 6: 20, 18, 33, 26, 22, recall -0.2 points
     busy_area_thin_sessions_per_day: float = 400.0
     busy_area_min_sessions: int = 6
+    #: ...and where at least busy_area_strays_sessions_per_day are plugged in nearby, a site
+    #: of fewer than busy_area_strays_max_sessions, nearly all by one-off drivers
+    #: (one_time_vehicle_share >= busy_area_strays_one_time_share), a good part overnight
+    #: (overnight_share >= busy_area_strays_overnight_share), is held back: stray GPS fixes
+    #: of the homes and garages around it, each session from a different one, that a dense
+    #: fleet piles into small clouds over a long window. Dense 60k fleets over 120 days
+    #: (twenty-sixth session): such clouds had purity 0.10-0.33, overnight share 0.50-0.63
+    #: and 1,370-5,370 sessions a day nearby; small public sites there <= 0.33 overnight.
+    #: Precision .9838 -> .9939 and .9857 -> .9918 (seeds 700, 701), recall unchanged.
+    #: 3,000-vehicle fleets never reach 1,000 a day nearby (max ~400). 0 max sessions: off
+    busy_area_strays_sessions_per_day: float = 1000.0
+    busy_area_strays_max_sessions: int = 12
+    busy_area_strays_one_time_share: float = 0.8
+    busy_area_strays_overnight_share: float = 0.4
     #: the local prior: where residential sites outnumber public ones among_homes_odds to one
     #: within ~1 km (H3 res-8 ring), a public-looking site with fewer than
     #: among_homes_min_sessions is held back (`unconfirmed`, thin_among_homes). The odds grow

@@ -1315,6 +1315,37 @@ def test_handful_of_visits_amid_dense_fleet_is_held_back_same_in_quiet_area_is_p
     assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
 
 
+def test_one_off_night_plug_ins_amid_dense_fleet_are_strays_same_by_day_is_public():
+    """Where ~1,200 sessions a day are plugged in within ~1 km (a dense 60k fleet over a full
+    window, homes and garages all around):
+
+    Site 0: eight drivers plug in once each; four of them at 21:00 for 10 h (overnight), four
+    at midday for 2 h. A dense fleet's stray GPS fixes of the homes around pile up like this:
+    each session from a different home, half of them overnight.
+    Site 1, 300 m away: eight drivers once each, all at midday: a quiet public charger.
+
+    Expected: site 0 ``unconfirmed`` with strays_in_busy_area (8 sessions, fewer than
+    ``busy_area_strays_max_sessions`` 12; one-time share 1.0; overnight share 0.5 >= 0.4);
+    site 1 ``public`` (overnight share 0); site 0 ``public`` with the rule off (max 0).
+    """
+    rng = np.random.default_rng(31)
+    night = _sessions([f"v0-{i}" for i in range(4)], [1, 6, 11, 16], 21.0, 10.0)
+    day0 = _sessions([f"v0-{i}" for i in range(4, 8)], [3, 8, 13, 18], 12.0, 2.0)
+    day1 = _sessions([f"v1-{i}" for i in range(8)], [1, 4, 7, 10, 13, 16, 19, 22], 12.0, 2.0)
+    groups = [(pd.concat([night, day0], ignore_index=True), 0.0), (day1, 300.0)]
+    groups += [(busy_neighbourhood_sessions(rng, per_day=1200), 600.0)]
+    out = _classify(*groups, homes=("v", "crowd-"))
+    assert (out.loc[0:1, "local_sessions_per_day"] >= 1000).all()
+    assert out.loc[0, "overnight_share"] == 0.5 and out.loc[1, "overnight_share"] == 0.0
+    assert out.loc[0:1, "one_time_vehicle_share"].tolist() == [1.0, 1.0]
+    held = (out.loc[0, "site_class"], out.loc[0, "reasons"])
+    assert held == ("unconfirmed", "strays_in_busy_area")
+    assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
+    off = replace(PARAMS, busy_area_strays_max_sessions=0)
+    site0 = _classify(*groups, homes=("v", "crowd-"), params=off).loc[0]
+    assert site0["site_class"] == "public", site0["reasons"]
+
+
 def test_handful_of_visits_among_homes_is_held_back_same_near_other_chargers_is_public():
     """Five drivers plug in once each, in the evening, at two places 8 km apart, neither in a
     busy area (~20 sessions a day nearby):
