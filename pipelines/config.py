@@ -555,7 +555,8 @@ class ClassifyParams:
     #: fleet piles into small clouds over a long window. Dense 60k fleets over 120 days
     #: (twenty-sixth session): such clouds had purity 0.10-0.33, overnight share 0.50-0.63
     #: and 1,370-5,370 sessions a day nearby; small public sites there <= 0.33 overnight.
-    #: Precision .9838 -> .9939 and .9857 -> .9918 (seeds 700, 701), recall unchanged.
+    #: Precision .9838 -> .9939 and .9857 -> .9918 (seeds 700, 701); held out .9623 ->
+    #: .9681 and .9796 -> .9857 (702, 703), home leaks 2 -> 1, 3 -> 1; recall unchanged.
     #: 3,000-vehicle fleets never reach 1,000 a day nearby (max ~400). 0 max sessions: off
     busy_area_strays_sessions_per_day: float = 1000.0
     busy_area_strays_max_sessions: int = 12
