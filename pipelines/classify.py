@@ -71,7 +71,9 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    charging is common nearby, one next to a busier public site where a vehicle sleeping there
    does a good share is the home next door (``home_beside_charger``, residential), and a
    handful of sessions, many of the fixes that report an accuracy poor, beside a public site
-   ten times as busy is that site's fringe (``fringe_of_busier_site``, unconfirmed).
+   ten times as busy is that site's fringe (``fringe_of_busier_site``, unconfirmed); a few
+   one-off plug-ins, some of them coarse fixes, within a few hundred metres of a public site a
+   hundred times as busy are its halo of GPS outliers (``halo_of_busier_site``, unconfirmed).
 9. *The k floor*: a public-looking site (not a quick one) of only ``min_vehicles`` drivers,
    where a vehicle sleeps or the top vehicle does a fifth of its charging, is unconfirmed until
    a fourth driver plugs in (``at_k_floor``): a home its owner's friends visited; where both
@@ -202,6 +204,9 @@ REASONS: dict[str, str] = {
     "fragment of a garage or home split off by GPS error",
     "fringe_of_busier_site": "a handful of sessions, many with a poor GPS fix, beside a much "
     "busier public site: its fringe, not a charger of its own",
+    "halo_of_busier_site": "a few one-off plug-ins, some with a coarse GPS fix, a few hundred "
+    "metres from a public site a hundred times as busy: its GPS outliers and the strays around "
+    "it, not a charger (yet)",
     "at_k_floor": "used by few drivers, one of them sleeping here or doing much of its "
     "charging here, or all of them coming over many weeks (a home its friends visited?), and "
     "not in the registry: published when one more driver plugs in here (two more where one "
@@ -722,6 +727,16 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & _beside_busier_public(f, site_class, params.fringe_m, params.fringe_ratio)
     )
     site_class = np.where(fringe, "unconfirmed", site_class)
+    # a handful of one-off plug-ins, partly coarse fixes, a few hundred metres from a public
+    # site a hundred times busier: that site's GPS outliers and the strays around it
+    halo = (
+        (site_class == "public")
+        & (f["sessions"].to_numpy() < params.halo_max_sessions)
+        & (f["one_time_vehicle_share"].to_numpy() >= params.halo_one_time_share)
+        & (f["coarse_known_fix_share"].to_numpy() >= params.halo_coarse_fix_share)
+        & _beside_busier_public(f, site_class, params.halo_m, params.halo_ratio)
+    )
+    site_class = np.where(halo, "unconfirmed", site_class)
     # at the k-anonymity floor a public-looking site where a car sleeps, or that its top car
     # is loyal to, waits for one more driver (or the registry): a home a few friends visited;
     # with both signs, for two more
@@ -764,6 +779,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         "returning_where_public_is_new": pd.Series(returning, index=f.index),
         "home_beside_charger": pd.Series(home_beside, index=f.index),
         "fringe_of_busier_site": pd.Series(fringe, index=f.index),
+        "halo_of_busier_site": pd.Series(halo, index=f.index),
         "at_k_floor": pd.Series(at_floor, index=f.index) & ~few,
         "drivers_share_a_site": pd.Series(neighbours_visit, index=f.index),
         "poor_fixes": unconfirmed & blurred,

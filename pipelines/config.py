@@ -692,6 +692,23 @@ class ClassifyParams:
     fringe_coarse_fix_share: float = 0.5
     fringe_m: float = 50.0
     fringe_ratio: float = 10.0
+    #: unconfirmed: a public-looking site of fewer than halo_max_sessions, nearly all by
+    #: one-off drivers (one_time_vehicle_share >= halo_one_time_share), at least
+    #: halo_coarse_fix_share of its known fixes coarser than 10 m, within halo_m of a public
+    #: site with >= halo_ratio times its sessions: the busy charger's halo, its rare GPS
+    #: outliers hundreds of metres off (and the homes' strays around) that a dense fleet piles
+    #: into small clouds over a long window, by day as much as by night. Twenty-eighth
+    #: session, dense 60k fleets over 120 days: the 21 published sites of seeds 702 and 703
+    #: with no station within 50 m were all such clouds, 4-11 sessions, 80-456 m from a
+    #: public site with 100-4,700x their sessions (3,255-37,528), 0.125-1.0 coarse fixes;
+    #: of the public stations published with fewer than 12 sessions, the one within 500 m of
+    #: a 100x busier site had 0.09 coarse fixes (P189269, 478 m). Tuned on 702 and 703
+    #: (precision .9681 -> .9979, .9857 -> .9979). halo_max_sessions 0: off
+    halo_max_sessions: int = 12
+    halo_one_time_share: float = 0.8
+    halo_coarse_fix_share: float = 0.1
+    halo_m: float = 500.0
+    halo_ratio: float = 100.0
     #: unconfirmed: a public-looking site (not a quick DC one) used by fewer than
     #: floor_min_discovered_vehicles distinct vehicles, that is at the k-anonymity floor, where
     #: a vehicle sleeps (anchored_vehicles) or the top vehicle does >= floor_open_max_loyalty

@@ -1880,6 +1880,38 @@ def test_fringe_counts_poor_fixes_among_the_fixes_that_report_an_accuracy():
     assert (r["site_class"], r["reasons"]) == ("unconfirmed", "fringe_of_busier_site")
 
 
+def test_one_off_plug_ins_in_a_busy_chargers_halo_are_held_back():
+    """A busy public AC charger (1,000 sessions by 500 drivers by day over four weeks) and,
+    250 m away, eight drivers plugging in once each by day, three of them reporting a 12 m
+    fix: as on dense 60k fleets over a full window, where a busy charger's rare GPS outliers
+    (hundreds of metres off) and the homes' strays around it pile up into small clouds (seeds
+    702 and 703: 21 such sites published, 4-11 sessions, 80-456 m from a public site with
+    100-4,700x their sessions).
+
+    Expected: site 1 ``unconfirmed`` (``halo_of_busier_site``: 8 sessions < 12, all one-off,
+    coarse share 0.375 >= 0.1, within 500 m of 125x its sessions); ``public`` with every fix
+    at 5 m (coarse share 0), 700 m away (beyond ``halo_m``), or with the rule off
+    (``halo_max_sessions`` 0); site 0 ``public`` every time.
+    """
+    busy = _sessions([f"pub-{i % 500}" for i in range(1000)], np.arange(1000) % 28, 11.0, 1.5)
+    near = _sessions([f"halo-{i}" for i in range(8)], [1, 4, 7, 10, 13, 16, 19, 22], 13.0, 2.0)
+    coarse = near.assign(gps_accuracy_m=np.float32([12.0, 12.0, 12.0] + [5.0] * 5))
+    off = replace(PARAMS, halo_max_sessions=0)
+    cases = {
+        (250.0, "coarse", "on"): ("unconfirmed", "halo_of_busier_site"),
+        (250.0, "fine", "on"): ("public", ""),
+        (700.0, "coarse", "on"): ("public", ""),
+        (250.0, "coarse", "off"): ("public", ""),
+    }
+    for (east_m, fixes, rule), expected in cases.items():
+        group = coarse if fixes == "coarse" else near
+        params = PARAMS if rule == "on" else off
+        out = _classify((busy, 0.0), (group, east_m), homes=("pub-", "halo-"), params=params)
+        assert out.loc[0, "site_class"] == "public", out.loc[0, "reasons"]
+        assert out.loc[1, "coarse_known_fix_share"] == (0.375 if fixes == "coarse" else 0.0)
+        assert (out.loc[1, "site_class"], out.loc[1, "reasons"]) == expected, (east_m, fixes, rule)
+
+
 def test_fringe_of_coarse_fixes_beside_a_busier_site():
     """The busy charger of the tests above and, 38 m away, four one-time drivers whose
     devices report 12, 12, 14 and 24 m (3,000-vehicle seeds 32 and 107
