@@ -54,7 +54,8 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    in the daytime, or several drivers without a home charger who are loyal to no charger
    sleep there (a garage's residents are loyal). Where thousands of sessions a day are
    plugged in nearby, a few one-off plug-ins, a good part overnight, are stray GPS fixes of
-   the homes around (``strays_in_busy_area``) and wait too.
+   the homes around (``strays_in_busy_area``) and wait too, as does a small site there whose
+   fixes are often coarse (``blurred_in_busy_area``): their scatter overlapping.
    A site where vehicles that sleep there plug in tens of metres away from its visitors is a
    residence merged with the charger next to it (``residence_inside``) and is residential.
 7. *Satellites* of an excluded site (its vehicles sleep at that site, within ``satellite_m``)
@@ -185,6 +186,9 @@ REASONS: dict[str, str] = {
     "strays_in_busy_area": "a few one-off plug-ins, many overnight, where thousands of "
     "sessions a day are plugged in nearby: stray GPS fixes of the homes around, not a charger "
     "(yet)",
+    "blurred_in_busy_area": "a small site, many of its GPS fixes coarse, where thousands of "
+    "sessions a day are plugged in nearby: the scatter of the homes around overlapping, not a "
+    "charger (yet)",
     "thin_among_homes": "few sessions where residential sites far outnumber public ones nearby: "
     "more likely a home than a public charger",
     "home_beside_charger": "a vehicle that sleeps here, and does a good part of its charging "
@@ -574,13 +578,20 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["one_time_vehicle_share"] >= params.busy_area_strays_one_time_share)
         & (f["overnight_share"] >= params.busy_area_strays_overnight_share)
     )
+    # ...and a small one there of imprecise fixes: the GPS scatter of the homes around
+    blurred_busy = (
+        ~quick
+        & (f["local_sessions_per_day"] >= params.busy_area_strays_sessions_per_day)
+        & (f["sessions"] < params.busy_area_blurred_max_sessions)
+        & (f["coarse_known_fix_share"] >= params.busy_area_blurred_coarse_share)
+    )
     blurred = f["poor_fix_share"] >= params.max_poor_fix_share
     unconfirmed = (
         ~home
         & ~garage
         & ~work
         & ~private
-        & (thin | thin_busy | strays | blurred | (~quick & no_visitors))
+        & (thin | thin_busy | strays | blurred_busy | blurred | (~quick & no_visitors))
     )
     base = np.select(
         [home | garage, work, private, unconfirmed],
@@ -773,6 +784,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         "too_few_sessions": unconfirmed & thin,
         "thin_in_busy_area": unconfirmed & thin_busy & ~thin,
         "strays_in_busy_area": unconfirmed & strays & ~thin & ~thin_busy,
+        "blurred_in_busy_area": unconfirmed & blurred_busy & ~thin & ~thin_busy & ~strays,
         "thin_among_homes": pd.Series(among_homes, index=f.index),
         "repeat_among_homes": pd.Series(repeat_among_homes, index=f.index),
         "visited_among_homes": pd.Series(visited_among_homes, index=f.index),

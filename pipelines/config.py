@@ -562,6 +562,16 @@ class ClassifyParams:
     busy_area_strays_max_sessions: int = 12
     busy_area_strays_one_time_share: float = 0.8
     busy_area_strays_overnight_share: float = 0.4
+    #: ...and there a site of fewer than busy_area_blurred_max_sessions, at least
+    #: busy_area_blurred_coarse_share of its known fixes coarser than 10 m, is held back too:
+    #: the GPS scatter of the homes around overlapping (a charger's own sessions report its
+    #: spot). Twenty-eighth session, dense 60k fleets over 120 days (seeds 700, 702, 703, 704,
+    #: read before choosing): the three homes still published (8-23 sessions) had 0.29-0.38
+    #: coarse fixes; public sites of < 60 sessions at >= 500 a day nearby 0-0.25 (0.25: one
+    #: of 4 drivers, not eligible), those of < 30 at >= 1,000 a day <= 0.15.
+    #: busy_area_blurred_max_sessions 0: off
+    busy_area_blurred_max_sessions: int = 30
+    busy_area_blurred_coarse_share: float = 0.2
     #: the local prior: where residential sites outnumber public ones among_homes_odds to one
     #: within ~1 km (H3 res-8 ring), a public-looking site with fewer than
     #: among_homes_min_sessions is held back (`unconfirmed`, thin_among_homes). The odds grow

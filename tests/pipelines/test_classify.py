@@ -1346,6 +1346,40 @@ def test_one_off_night_plug_ins_amid_dense_fleet_are_strays_same_by_day_is_publi
     assert site0["site_class"] == "public", site0["reasons"]
 
 
+def test_small_site_of_coarse_fixes_amid_dense_fleet_is_held_back_fine_fixes_are_public():
+    """Where ~1,200 sessions a day are plugged in within ~1 km (a dense 60k fleet over a full
+    window, homes all around):
+
+    Site 0: 14 drivers, two of them twice, plug in for 3 h, 11 times at 13:00 and 5 times at
+    19:00 (16 sessions, overnight share 0.3125); 4 of the 16 report a 24 m fix. Over a long
+    window a dense fleet's homes and their friends' visits blur into such sites: the three
+    homes still published on dense 120-day fleets (seeds 700, 702, 703) had 8-23 sessions and
+    0.29-0.38 coarse fixes; small public sites there <= 0.15.
+    Site 1, 300 m away: the same drivers' pattern, every fix at 5 m.
+
+    Expected: site 0 ``unconfirmed`` with blurred_in_busy_area (16 sessions < 30, coarse
+    share 0.25 >= 0.2); site 1 ``public``; site 0 ``public`` with the rule off (max 0).
+    """
+    rng = np.random.default_rng(37)
+    drivers = [f"v{{k}}-{i}" for i in range(14)] + [f"v{{k}}-{i}" for i in range(2)]
+    days = np.arange(16) * 5 % 28
+    hours = np.array([13.0] * 11 + [19.0] * 5)
+    site = [_sessions([d.format(k=k) for d in drivers], days, hours, 3.0) for k in range(2)]
+    coarse = site[0].assign(gps_accuracy_m=np.float32([24.0] * 4 + [5.0] * 12))
+    groups = [(coarse, 0.0), (site[1], -300.0)]
+    groups += [(busy_neighbourhood_sessions(rng, per_day=1200), 300.0)]
+    out = _classify(*groups, homes=("v", "crowd-"))
+    assert (out.loc[0:1, "local_sessions_per_day"] >= 1000).all()
+    assert out.loc[0:1, "coarse_known_fix_share"].tolist() == [0.25, 0.0]
+    assert out.loc[0:1, "overnight_share"].tolist() == [0.3125, 0.3125]
+    held = (out.loc[0, "site_class"], out.loc[0, "reasons"])
+    assert held == ("unconfirmed", "blurred_in_busy_area")
+    assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
+    off = replace(PARAMS, busy_area_blurred_max_sessions=0)
+    site0 = _classify(*groups, homes=("v", "crowd-"), params=off).loc[0]
+    assert site0["site_class"] == "public", site0["reasons"]
+
+
 def test_handful_of_visits_among_homes_is_held_back_same_near_other_chargers_is_public():
     """Five drivers plug in once each, in the evening, at two places 8 km apart, neither in a
     busy area (~20 sessions a day nearby):
