@@ -150,6 +150,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "poor_fix_share",  # sessions reporting GPS accuracy worse than POOR_FIX_M / sessions
     "poor_known_fix_share",  # ...of the sessions reporting an accuracy at all (0 if none do)
     "coarse_known_fix_share",  # ...reporting worse than COARSE_FIX_M, of those reporting one
+    "coarse_fixes",  # how many sessions report an accuracy worse than COARSE_FIX_M
     "local_sessions_per_day",  # all sessions plugged in within ~1 km (H3 res-8 ring) per day
     "shared_site_share",  # largest share of its vehicles that also charge at one same other site
     "employee_vehicles",  # vehicles with >= regular_min_sessions here, most on weekday mornings
@@ -584,6 +585,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
         & (f["local_sessions_per_day"] >= params.busy_area_strays_sessions_per_day)
         & (f["sessions"] < params.busy_area_blurred_max_sessions)
         & (f["coarse_known_fix_share"] >= params.busy_area_blurred_coarse_share)
+        & (f["coarse_fixes"] >= params.busy_area_blurred_min_coarse_fixes)
     )
     blurred = f["poor_fix_share"] >= params.max_poor_fix_share
     unconfirmed = (
@@ -1106,6 +1108,7 @@ def _aggregate(
             "poor_fix_share": share(t["poor_fix"]),
             "poor_known_fix_share": np.bincount(cl, weights=t["poor_fix"], minlength=k) / known,
             "coarse_known_fix_share": np.bincount(cl, weights=t["coarse_fix"], minlength=k) / known,
+            "coarse_fixes": np.bincount(cl, weights=t["coarse_fix"], minlength=k).astype(np.int64),
             "energy_median_kwh": energy_med,
             "active_days": active.astype(np.int64),
             "span_days": np.where(has, last_day - first_day + 1, 0).astype(np.int64),

@@ -563,15 +563,20 @@ class ClassifyParams:
     busy_area_strays_one_time_share: float = 0.8
     busy_area_strays_overnight_share: float = 0.4
     #: ...and there a site of fewer than busy_area_blurred_max_sessions, at least
-    #: busy_area_blurred_coarse_share of its known fixes coarser than 10 m, is held back too:
+    #: busy_area_blurred_coarse_share of its known fixes and at least
+    #: busy_area_blurred_min_coarse_fixes of its sessions coarser than 10 m, is held back too:
     #: the GPS scatter of the homes around overlapping (a charger's own sessions report its
     #: spot). Twenty-eighth session, dense 60k fleets over 120 days (seeds 700, 702, 703, 704,
     #: read before choosing): the three homes still published (8-23 sessions) had 0.29-0.38
-    #: coarse fixes; public sites of < 60 sessions at >= 500 a day nearby 0-0.25 (0.25: one
-    #: of 4 drivers, not eligible), those of < 30 at >= 1,000 a day <= 0.15.
-    #: busy_area_blurred_max_sessions 0: off
+    #: coarse fixes (3 to 7 of them); public sites of < 30 sessions at >= 1,000 a day nearby
+    #: <= 0.2 over seven dense fleets, but public sites there average 0.12, so a small one
+    #: reaches 0.2 by chance: at 0.2 the 60k quality seed 1 lost a station of 10 drivers with
+    #: 2 coarse fixes. The count keeps a chance pair from holding back a small site (a real
+    #: one of 8 sessions shows 3 with p ~0.06, 2 with ~0.25). busy_area_blurred_max_sessions
+    #: 0: off
     busy_area_blurred_max_sessions: int = 30
-    busy_area_blurred_coarse_share: float = 0.2
+    busy_area_blurred_coarse_share: float = 0.25
+    busy_area_blurred_min_coarse_fixes: int = 3
     #: the local prior: where residential sites outnumber public ones among_homes_odds to one
     #: within ~1 km (H3 res-8 ring), a public-looking site with fewer than
     #: among_homes_min_sessions is held back (`unconfirmed`, thin_among_homes). The odds grow

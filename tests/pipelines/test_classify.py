@@ -1358,7 +1358,10 @@ def test_small_site_of_coarse_fixes_amid_dense_fleet_is_held_back_fine_fixes_are
     Site 1, 300 m away: the same drivers' pattern, every fix at 5 m.
 
     Expected: site 0 ``unconfirmed`` with blurred_in_busy_area (16 sessions < 30, coarse
-    share 0.25 >= 0.2); site 1 ``public``; site 0 ``public`` with the rule off (max 0).
+    share 0.25, 4 coarse fixes >= 3); site 1 ``public``; site 0 ``public`` with the rule off
+    (max 0), and so is its first eight sessions' site with 2 of them coarse (share 0.25, but
+    two coarse fixes happen by chance at a small charger: public sites there average 0.12),
+    ``unconfirmed`` without the count (``busy_area_blurred_min_coarse_fixes`` 0).
     """
     rng = np.random.default_rng(37)
     drivers = [f"v{{k}}-{i}" for i in range(14)] + [f"v{{k}}-{i}" for i in range(2)]
@@ -1378,6 +1381,14 @@ def test_small_site_of_coarse_fixes_amid_dense_fleet_is_held_back_fine_fixes_are
     off = replace(PARAMS, busy_area_blurred_max_sessions=0)
     site0 = _classify(*groups, homes=("v", "crowd-"), params=off).loc[0]
     assert site0["site_class"] == "public", site0["reasons"]
+    pair = coarse.iloc[2:10]  # sessions 2-9: two at 24 m, six at 5 m; 600 m from the crowd,
+    small = _classify((pair, -300.0), groups[2], homes=("v", "crowd-")).loc[0]  # not its halo
+    assert small["local_sessions_per_day"] >= 1000
+    assert (small["coarse_known_fix_share"], small["coarse_fixes"]) == (0.25, 2)
+    assert small["site_class"] == "public", small["reasons"]
+    anyhow = replace(PARAMS, busy_area_blurred_min_coarse_fixes=0)
+    small = _classify((pair, -300.0), groups[2], homes=("v", "crowd-"), params=anyhow).loc[0]
+    assert (small["site_class"], small["reasons"]) == ("unconfirmed", "blurred_in_busy_area")
 
 
 def test_handful_of_visits_among_homes_is_held_back_same_near_other_chargers_is_public():
