@@ -888,8 +888,9 @@ def _area_one_time_share(
 ) -> np.ndarray:
     """What is normal for a small public charger around each site where ``at``: the 25th
     percentile of the one-time vehicle share over the ``returning_neighbours`` nearest public
-    sites with ``returning_ref_min_sessions`` to ``returning_ref_max_sessions`` sessions (NaN
-    with fewer such sites, and where not ``at``: the k-nearest query for every site cost 0.4 s
+    sites with ``returning_ref_min_sessions`` to ``returning_ref_max_sessions`` sessions (over
+    all of them where there are fewer, NaN with fewer than ``returning_min_neighbours``, and
+    where not ``at``: the k-nearest query for every site cost 0.4 s
     a classification at 100k vehicles). Near 1 where public chargers draw almost only new
     drivers (a dense fleet's city: simulated 60k fleets ~0.9); ~0.3-0.6 where their few local
     users come back."""
@@ -900,9 +901,12 @@ def _area_one_time_share(
     )
     lat, lon = f["lat"].to_numpy(np.float64), f["lon"].to_numpy(np.float64)
     out = np.full(len(f), np.nan)
+    k = min(params.returning_neighbours, int(ref.sum()))
+    if k < max(params.returning_min_neighbours, 1):
+        return out
     out[at] = nearest_quantile(
         lat[at], lon[at], lat[ref], lon[ref],
-        f["one_time_vehicle_share"].to_numpy(np.float64)[ref], params.returning_neighbours, 0.25,
+        f["one_time_vehicle_share"].to_numpy(np.float64)[ref], k, 0.25,
     )  # fmt: skip
     return out
 

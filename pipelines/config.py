@@ -630,6 +630,14 @@ class ClassifyParams:
     returning_max_sessions: int = 16
     returning_max_one_time_share: float = 0.8
     returning_neighbours: int = 40
+    #: ...over all of them where the fleet has fewer than returning_neighbours such sites but
+    #: at least returning_min_neighbours (fewer: NaN, too few to say what is normal). Dense
+    #: fleets over a full window have few small public sites (a busy area's chargers gather
+    #: more than 40 sessions): 11-28 on six 60k 120-day fleets, so the norm was always NaN
+    #: and both rules never fired there. Twenty-eighth session, with it: the one candidate on
+    #: seven dense fleets (700-705, quality seed 1) was seed 701's published home (an
+    #: opted-out owner's, 7 friends, one-time share 0.71, area norm 0.96); no public site.
+    returning_min_neighbours: int = 10
     returning_ref_min_sessions: int = 5
     returning_ref_max_sessions: int = 40
     returning_area_one_time_share: float = 0.85

@@ -2297,6 +2297,38 @@ def test_small_site_with_returning_users_where_public_chargers_draw_new_ones_is_
     assert _classify(*groups, homes=("a", "b"), params=off).loc[0, "site_class"] == "public"
 
 
+def test_norm_of_few_small_public_sites_is_taken_over_all_of_them():
+    """Area A of the test above with only 12 small public chargers in the whole fleet, as on a
+    dense fleet over a full window, whose busy area's chargers nearly all gather more than 40
+    sessions (six 60k 120-day fleets: 11-28 such sites), and the same with 8. The extra site
+    is public-looking and small itself, so it counts among them.
+
+    Expected: with 12, the extra site ``unconfirmed`` with returning_where_public_is_new (the
+    norm over all 13: one-time share 1.0; fewer than ``returning_neighbours`` 40 but at least
+    ``returning_min_neighbours`` 10); with 8 ``public`` (9 sites, norm NaN: too few to say
+    what is normal), and with 12 too when ``returning_min_neighbours`` is 14.
+    """
+    once = _sessions([f"d{i}" for i in range(10)], np.arange(10), 12.5, 2.0)
+    friends = _sessions([f"f{i}" for i in [*range(7), 0, 1, 2]], [*range(7), 7, 8, 9],
+                        12.5, 2.0)  # fmt: skip
+
+    def area(n: int) -> list[tuple[pd.DataFrame, float]]:
+        refs = [(once.assign(vehicle=f"a{k}-" + once["vehicle"]), 200.0 * k) for k in range(n)]
+        return [(friends.assign(vehicle="a-" + friends["vehicle"]), 200.0 * n), *refs]
+
+    out = _classify(*area(12), homes=("a",))
+    assert (out.loc[1:12, "site_class"] == "public").all(), out.loc[1:12, "reasons"].unique()
+    assert out.loc[0, "area_one_time_share"] == 1.0
+    assert (out.loc[0, "site_class"], out.loc[0, "reasons"]) == (
+        "unconfirmed",
+        "returning_where_public_is_new",
+    )
+    few = _classify(*area(8), homes=("a",)).loc[0]
+    assert np.isnan(few["area_one_time_share"]) and few["site_class"] == "public"
+    strict = replace(PARAMS, returning_min_neighbours=14)
+    assert _classify(*area(12), homes=("a",), params=strict).loc[0, "site_class"] == "public"
+
+
 def test_returning_users_amid_busy_chargers_are_held_back_at_a_lower_norm():
     """Two areas 60 km apart, each with a row of 40 small public chargers 200 m apart where ten
     drivers plug in around midday, two of whom come back (one-time share 0.8), and the
