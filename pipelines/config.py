@@ -765,6 +765,16 @@ class LifecycleParams:
     #: but never before min_stale_days (late uploads must not make a site look stale)
     stale_p: float = 0.01
     min_stale_days: int = 3
+    #: ...or when its use collapsed: in the last stale_days it had fewer than
+    #: stale_collapse_share of the sessions its rate before would give, where that rate gives
+    #: at least stale_collapse_min_expected (a closed charger next to open ones keeps catching
+    #: a stray fix now and then, so it is never quite quiet). Needs the `recent_sessions`
+    #: column (pipelines.identity.recent_sessions); without it, or at share 0, off.
+    #: Twenty-eighth session: dense 60k fleets over 120 days showed 1-4 closed stations as
+    #: active on each of seeds 700-705 (P180038 on 701: 1,073 sessions in its three weeks,
+    #: then a stray session now and then from the chargers 32-37 m away)
+    stale_collapse_share: float = 0.1
+    stale_collapse_min_expected: float = 20.0
     #: a stale site quiet for this many days is retired from the output
     retire_days: int = 60
     #: keep publishing (as stale, with last known values) a site that vanished from today's

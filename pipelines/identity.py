@@ -12,7 +12,10 @@ Status (contract §3):
 * ``stale`` — no session for a while although it used to have them. "A while" adapts to the
   site's own visit rate: a site visited ``r`` times a day is stale after ``T`` quiet days with
   ``exp(-r T) < stale_p`` (a busy site's silence is news sooner), clipped to
-  ``[min_stale_days, stale_days]``;
+  ``[min_stale_days, stale_days]``; or whose use collapsed: fewer than
+  ``stale_collapse_share`` of the sessions its earlier rate would give in the last
+  ``stale_days`` (:func:`recent_sessions`): a closed charger beside open ones, which keeps
+  catching their stray fixes;
 * retired — quiet for ``retire_days``: dropped from the output and the history.
 
 A site of the history that is not among today's public sites is dropped at once: with the
@@ -31,6 +34,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -47,6 +51,7 @@ __all__ = [
     "assign_identity",
     "history_path",
     "read_history",
+    "recent_sessions",
     "write_history",
 ]
 
@@ -170,7 +175,7 @@ def assign_identity(
     carried["cluster"] = -1
     quiet_today = _quiet_days(today, day)
     quiet_carried = _quiet_days(carried, day)
-    stale_today = quiet_today >= _stale_after(today, params)
+    stale_today = (quiet_today >= _stale_after(today, params)) | _collapsed(today, day, params)
     stale_carried = quiet_carried >= _stale_after(carried, params)
 
     today["status"] = np.where(
@@ -201,6 +206,55 @@ def _quiet_days(sites: pd.DataFrame, day: str) -> np.ndarray:
     """Whole days from each site's last session to ``day``."""
     last = pd.to_datetime(sites["last_seen"], format="%Y-%m-%d")
     return ((pd.Timestamp(day) - last) // pd.Timedelta(days=1)).to_numpy(np.int64)
+
+
+def recent_sessions(
+    local_day: npt.ArrayLike, labels: npt.ArrayLike, n_sites: int, day: str, days: int
+) -> npt.NDArray[np.int64]:
+    """Sessions per site plugged in during the ``days`` local days up to ``day`` (inclusive).
+
+    Parameters
+    ----------
+    local_day : array_like
+        Each session's local plug-in day, ``datetime64[D]`` (or anything NumPy casts to it).
+    labels : array_like
+        Each session's site (-1: none).
+    n_sites : int
+        Number of sites (labels ``0 .. n_sites - 1``).
+    day : str
+        The run day, ``YYYY-MM-DD``.
+    days : int
+        Length of the recent period.
+
+    Examples
+    --------
+    >>> d = np.array(["2026-10-01", "2026-10-20", "2026-10-28", "2026-10-28"], "datetime64[D]")
+    >>> recent_sessions(d, [0, 0, 1, -1], 2, "2026-10-28", 21).tolist()
+    [1, 1]
+    >>> recent_sessions(np.array([], "datetime64[D]"), [], 1, "2026-10-28", 21).tolist()
+    [0]
+    """
+    d = np.asarray(local_day, dtype="datetime64[D]")
+    lab = np.asarray(labels, dtype=np.int64)
+    first = np.datetime64(day, "D") - np.timedelta64(days - 1, "D")
+    keep = (lab >= 0) & (d >= first) & (d <= np.datetime64(day, "D"))
+    return np.bincount(lab[keep], minlength=n_sites).astype(np.int64)
+
+
+def _collapsed(sites: pd.DataFrame, day: str, params: LifecycleParams) -> np.ndarray:
+    """Sites whose last ``stale_days`` saw fewer than ``stale_collapse_share`` of the sessions
+    their rate before would give (where that is >= ``stale_collapse_min_expected``)."""
+    if "recent_sessions" not in sites or params.stale_collapse_share <= 0 or not len(sites):
+        return np.zeros(len(sites), dtype=bool)
+    recent = sites["recent_sessions"].to_numpy(np.float64)
+    before = sites["sessions"].to_numpy(np.float64) - recent
+    first = pd.to_datetime(sites["first_seen"], format="%Y-%m-%d")
+    start = pd.Timestamp(day) - pd.Timedelta(days=params.stale_days - 1)
+    span = ((start - first) // pd.Timedelta(days=1)).to_numpy(np.float64)
+    expected = np.where(span > 0, before / np.maximum(span, 1.0), 0.0) * params.stale_days
+    return (expected >= params.stale_collapse_min_expected) & (
+        recent < params.stale_collapse_share * expected
+    )
 
 
 def _stale_after(sites: pd.DataFrame, params: LifecycleParams) -> np.ndarray:

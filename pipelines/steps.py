@@ -29,7 +29,7 @@ from pipelines import lake as lk
 from pipelines.cellstate import find_sites_incremental
 from pipelines.classify import classify_sites, excluded_for_review, site_features
 from pipelines.config import Settings
-from pipelines.identity import assign_identity, read_history, write_history
+from pipelines.identity import assign_identity, read_history, recent_sessions, write_history
 from pipelines.keys import load_signing_key
 from pipelines.publish import publish_day
 from pipelines.refine import refine_sites
@@ -130,6 +130,13 @@ def discover(
     clustered = session_labels(sessions, settings.cluster, cell_labels)
     found = classify_window(sessions, sites, clustered, settings, registry)
     classified, labels = found.classified, found.labels
+    # the lifecycle's "use collapsed" test (pipelines.identity) reads the recent sessions
+    cl = classified["cluster"].to_numpy(np.int64)
+    recent = recent_sessions(
+        _local_days(sessions), labels, int(max(cl.max(initial=-1), labels.max(initial=-1))) + 1,
+        day, settings.lifecycle.stale_days,
+    )  # fmt: skip
+    classified = classified.assign(recent_sessions=recent[cl] if len(cl) else np.int64(0))
     lk.write_table(
         _table(excluded_for_review(classified)), Path(lake) / "excluded" / f"{day}.parquet"
     )
@@ -228,6 +235,15 @@ def write_report(lake: str | Path, day: str, report: dict[str, Any]) -> str:
     path = Path(lake) / "reports" / f"{day}.json"
     lk.write_json(report, path)
     return str(path)
+
+
+def _local_days(sessions: pd.DataFrame) -> npt.NDArray[np.datetime64]:
+    """Each session's local plug-in day."""
+    utc = sessions["plug_in_utc"]
+    if getattr(utc.dt, "tz", None) is not None:
+        utc = utc.dt.tz_convert(None)
+    offset = pd.to_timedelta(sessions["utc_offset_min"].astype(np.int64), unit="m")
+    return (utc + offset).to_numpy("datetime64[D]")
 
 
 def _table(df: pd.DataFrame) -> pa.Table:

@@ -117,6 +117,35 @@ def test_rare_site_uses_configured_stale_days_and_busy_site_min_days():
     }
 
 
+def test_site_whose_use_collapsed_is_stale_though_not_quiet():
+    """A closed charger beside open ones: 1,000 sessions from day -69 to day -21 (~20 a day),
+    then 3 stray fixes of its neighbours in the last 21 days, the last one yesterday. Its rate
+    before gives 21 x 20.4 = ~429 sessions in 21 days; 3 < 0.1 of that.
+
+    Expected: ``stale`` (use collapsed) although last used yesterday; ``active`` with 100
+    recent sessions (a quieter month, 0.23 of the rate), without the ``recent_sessions``
+    column, or with ``stale_collapse_share`` 0. A quiet site (30 sessions before, expected
+    ~13 < ``stale_collapse_min_expected`` 20) with none recent but last used yesterday:
+    ``active`` (too little to tell).
+    """
+    closed = {"sessions": 1003, "first_seen": _day(-69), "last_seen": _day(-1)}
+    quiet = {"east_m": 1000.0, "sessions": 30, "first_seen": _day(-69), "last_seen": _day(-1)}
+    _, hist = _run([closed, quiet], None, _day(-1))
+
+    def status(recent: list[int], params: LifecycleParams = PARAMS, column: bool = True):
+        sites = _sites([closed, quiet])
+        if column:
+            sites["recent_sessions"] = recent
+        pub, _ = assign_identity(sites, hist, _day(0), params)
+        return pub.sort_values("cluster")["status"].tolist()
+
+    assert status([3, 0]) == ["stale", "active"]
+    assert status([100, 0]) == ["active", "active"]
+    assert status([3, 0], column=False) == ["active", "active"]
+    off = dataclasses.replace(PARAMS, stale_collapse_share=0.0)
+    assert status([3, 0], off) == ["active", "active"]
+
+
 def test_vanished_sites_dropped_by_default():
     """Sites that vanish from today's public sites (reclassified, re-clustered) are dropped."""
     old = {"east_m": 0.0, "sessions": 12, "first_seen": _day(-40), "last_seen": _day(-30)}
