@@ -1315,6 +1315,20 @@ def test_handful_of_visits_amid_dense_fleet_is_held_back_same_in_quiet_area_is_p
     assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
 
 
+def _held_alone_public_when_off(
+    groups: list[tuple[pd.DataFrame, float]], reason: str, off: ClassifyParams
+) -> pd.DataFrame:
+    """Classify ``groups`` (drivers ``v*`` and ``crowd-*`` sleep elsewhere); site 0 must be
+    ``unconfirmed`` for ``reason`` alone and site 1 ``public``, and site 0 ``public`` under
+    ``off`` (the rule switched off). Returns the classified table."""
+    out = _classify(*groups, homes=("v", "crowd-"))
+    assert (out.loc[0, "site_class"], out.loc[0, "reasons"]) == ("unconfirmed", reason)
+    assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
+    site0 = _classify(*groups, homes=("v", "crowd-"), params=off).loc[0]
+    assert site0["site_class"] == "public", site0["reasons"]
+    return out
+
+
 def test_one_off_night_plug_ins_amid_dense_fleet_are_strays_same_by_day_is_public():
     """Where ~1,200 sessions a day are plugged in within ~1 km (a dense 60k fleet over a full
     window, homes and garages all around):
@@ -1334,16 +1348,11 @@ def test_one_off_night_plug_ins_amid_dense_fleet_are_strays_same_by_day_is_publi
     day1 = _sessions([f"v1-{i}" for i in range(8)], [1, 4, 7, 10, 13, 16, 19, 22], 12.0, 2.0)
     groups = [(pd.concat([night, day0], ignore_index=True), 0.0), (day1, 300.0)]
     groups += [(busy_neighbourhood_sessions(rng, per_day=1200), 600.0)]
-    out = _classify(*groups, homes=("v", "crowd-"))
+    off = replace(PARAMS, busy_area_strays_max_sessions=0)
+    out = _held_alone_public_when_off(groups, "strays_in_busy_area", off)
     assert (out.loc[0:1, "local_sessions_per_day"] >= 1000).all()
     assert out.loc[0, "overnight_share"] == 0.5 and out.loc[1, "overnight_share"] == 0.0
     assert out.loc[0:1, "one_time_vehicle_share"].tolist() == [1.0, 1.0]
-    held = (out.loc[0, "site_class"], out.loc[0, "reasons"])
-    assert held == ("unconfirmed", "strays_in_busy_area")
-    assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
-    off = replace(PARAMS, busy_area_strays_max_sessions=0)
-    site0 = _classify(*groups, homes=("v", "crowd-"), params=off).loc[0]
-    assert site0["site_class"] == "public", site0["reasons"]
 
 
 def test_small_site_of_coarse_fixes_amid_dense_fleet_is_held_back_fine_fixes_are_public():
@@ -1371,16 +1380,11 @@ def test_small_site_of_coarse_fixes_amid_dense_fleet_is_held_back_fine_fixes_are
     coarse = site[0].assign(gps_accuracy_m=np.float32([24.0] * 4 + [5.0] * 12))
     groups = [(coarse, 0.0), (site[1], -300.0)]
     groups += [(busy_neighbourhood_sessions(rng, per_day=1200), 300.0)]
-    out = _classify(*groups, homes=("v", "crowd-"))
+    off = replace(PARAMS, busy_area_blurred_max_sessions=0)
+    out = _held_alone_public_when_off(groups, "blurred_in_busy_area", off)
     assert (out.loc[0:1, "local_sessions_per_day"] >= 1000).all()
     assert out.loc[0:1, "coarse_known_fix_share"].tolist() == [0.25, 0.0]
     assert out.loc[0:1, "overnight_share"].tolist() == [0.3125, 0.3125]
-    held = (out.loc[0, "site_class"], out.loc[0, "reasons"])
-    assert held == ("unconfirmed", "blurred_in_busy_area")
-    assert out.loc[1, "site_class"] == "public", out.loc[1, "reasons"]
-    off = replace(PARAMS, busy_area_blurred_max_sessions=0)
-    site0 = _classify(*groups, homes=("v", "crowd-"), params=off).loc[0]
-    assert site0["site_class"] == "public", site0["reasons"]
     pair = coarse.iloc[2:10]  # sessions 2-9: two at 24 m, six at 5 m; 600 m from the crowd,
     small = _classify((pair, -300.0), groups[2], homes=("v", "crowd-")).loc[0]  # not its halo
     assert small["local_sessions_per_day"] >= 1000
