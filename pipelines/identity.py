@@ -211,12 +211,13 @@ def _quiet_days(sites: pd.DataFrame, day: str) -> np.ndarray:
 def recent_sessions(
     local_day: npt.ArrayLike, labels: npt.ArrayLike, n_sites: int, day: str, days: int
 ) -> npt.NDArray[np.int64]:
-    """Sessions per site plugged in during the ``days`` local days up to ``day`` (inclusive).
+    """Sessions per site plugged in during the ``days`` days up to ``day`` (inclusive).
 
     Parameters
     ----------
     local_day : array_like
-        Each session's local plug-in day, ``datetime64[D]`` (or anything NumPy casts to it).
+        Each session's plug-in day (the day the sites' ``first_seen``/``last_seen`` count in),
+        ``datetime64[D]`` (or anything NumPy casts to it).
     labels : array_like
         Each session's site (-1: none).
     n_sites : int

@@ -133,7 +133,7 @@ def discover(
     # the lifecycle's "use collapsed" test (pipelines.identity) reads the recent sessions
     cl = classified["cluster"].to_numpy(np.int64)
     recent = recent_sessions(
-        _local_days(sessions), labels, int(max(cl.max(initial=-1), labels.max(initial=-1))) + 1,
+        _session_days(sessions), labels, int(max(cl.max(initial=-1), labels.max(initial=-1))) + 1,
         day, settings.lifecycle.stale_days,
     )  # fmt: skip
     classified = classified.assign(recent_sessions=recent[cl] if len(cl) else np.int64(0))
@@ -237,13 +237,13 @@ def write_report(lake: str | Path, day: str, report: dict[str, Any]) -> str:
     return str(path)
 
 
-def _local_days(sessions: pd.DataFrame) -> npt.NDArray[np.datetime64]:
-    """Each session's local plug-in day."""
+def _session_days(sessions: pd.DataFrame) -> npt.NDArray[np.datetime64]:
+    """Each session's UTC plug-in day: the lake's partition day, which the window and the
+    sites' first_seen/last_seen count in."""
     utc = sessions["plug_in_utc"]
     if getattr(utc.dt, "tz", None) is not None:
         utc = utc.dt.tz_convert(None)
-    offset = pd.to_timedelta(sessions["utc_offset_min"].astype(np.int64), unit="m")
-    return (utc + offset).to_numpy("datetime64[D]")
+    return utc.to_numpy("datetime64[D]")
 
 
 def _table(df: pd.DataFrame) -> pa.Table:
