@@ -133,10 +133,10 @@ def discover(
     # the lifecycle's "use collapsed" test (pipelines.identity) reads the recent sessions
     cl = classified["cluster"].to_numpy(np.int64)
     recent = recent_sessions(
-        _session_days(sessions), labels, int(max(cl.max(initial=-1), labels.max(initial=-1))) + 1,
-        day, settings.lifecycle.stale_days,
+        _session_days(sessions), labels, int(cl.max(initial=-1)) + 1, day,
+        settings.lifecycle.stale_days,
     )  # fmt: skip
-    classified = classified.assign(recent_sessions=recent[cl] if len(cl) else np.int64(0))
+    classified = classified.assign(recent_sessions=recent[cl])
     lk.write_table(
         _table(excluded_for_review(classified)), Path(lake) / "excluded" / f"{day}.parquet"
     )
