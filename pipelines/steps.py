@@ -34,7 +34,7 @@ from pipelines.keys import load_signing_key
 from pipelines.publish import publish_day
 from pipelines.refine import refine_sites
 from pipelines.registry import confirm_known, match_registry, split_known_households
-from pipelines.sites import place_poor_fixes, session_labels
+from pipelines.sites import place_poor_fixes, session_days, session_labels
 
 CLASSIFIED = "classified.parquet"
 PUBLISHED = "published.parquet"
@@ -130,10 +130,12 @@ def discover(
     clustered = session_labels(sessions, settings.cluster, cell_labels)
     found = classify_window(sessions, sites, clustered, settings, registry)
     classified, labels = found.classified, found.labels
-    # the lifecycle's "use collapsed" test (pipelines.identity) reads the recent sessions
+    # the lifecycle's "use collapsed" test (pipelines.identity) reads the recent sessions,
+    # counted by the UTC day the sites' first_seen/last_seen come from
     cl = classified["cluster"].to_numpy(np.int64)
     recent = recent_sessions(
-        _session_days(sessions), labels, int(cl.max(initial=-1)) + 1, day,
+        session_days(sessions["plug_in_utc"]).astype("datetime64[D]"), labels,
+        int(cl.max(initial=-1)) + 1, day,
         settings.lifecycle.stale_days,
     )  # fmt: skip
     classified = classified.assign(recent_sessions=recent[cl])
@@ -235,15 +237,6 @@ def write_report(lake: str | Path, day: str, report: dict[str, Any]) -> str:
     path = Path(lake) / "reports" / f"{day}.json"
     lk.write_json(report, path)
     return str(path)
-
-
-def _session_days(sessions: pd.DataFrame) -> npt.NDArray[np.datetime64]:
-    """Each session's UTC plug-in day: the lake's partition day, which the window and the
-    sites' first_seen/last_seen count in."""
-    utc = sessions["plug_in_utc"]
-    if getattr(utc.dt, "tz", None) is not None:
-        utc = utc.dt.tz_convert(None)
-    return utc.to_numpy("datetime64[D]")
 
 
 def _table(df: pd.DataFrame) -> pa.Table:
