@@ -13,7 +13,8 @@
 * median / p90 **location error** of the eligible stations found, stations **split** into
   several sites;
 * over consecutive published days: **site-id stability**, correct ``new`` flags, stations opened
-  during the period showing up as ``new``, and quiet/closed stations no longer ``active``;
+  during the period showing up as ``new``, quiet/closed stations no longer ``active``, and open
+  stations used within ``stale_days`` not shown ``stale``;
 * **registry** matching accuracy (``registry_id`` equal to the truth's, null included);
 * privacy: sites below the k-anonymity minimum, forbidden properties.
 """
@@ -255,8 +256,9 @@ def _lifecycle(
     """Site-id stability and status checks over consecutive published days."""
     same = total = new_wrong = new_total = 0
     opened_seen = opened_new = 0
-    quiet_active = quiet_total = 0
+    quiet_active = quiet_total = in_use_stale = in_use_total = 0
     opened = stations.set_index("station_id")["opened"].dropna()
+    closed = stations.set_index("station_id")["closed"].dropna().astype(str)
     first_seen_station: dict[str, str] = {}
     prev_map: dict[str, str] = {}
     prev_ids: set[str] | None = None
@@ -277,12 +279,14 @@ def _lifecycle(
                     opened_seen += 1
                     opened_new += stat == "new"
             last = usage_by_day[day].set_index("station_id")["last_day"].get(st_id)
-            if (
-                isinstance(last, str)
-                and (dt.date.fromisoformat(day) - dt.date.fromisoformat(last)).days > stale_days
-            ):
+            if not isinstance(last, str):
+                continue
+            if (dt.date.fromisoformat(day) - dt.date.fromisoformat(last)).days > stale_days:
                 quiet_total += 1
                 quiet_active += stat == "active"
+            elif not (st_id in closed.index and closed[st_id] <= day):
+                in_use_total += 1
+                in_use_stale += stat == "stale"
         if prev_ids is not None:
             is_new = status == "new"
             should_new = ~np.isin(ids, list(prev_ids))
@@ -303,6 +307,8 @@ def _lifecycle(
         "opened_stations_flagged_new": opened_new,
         "quiet_stations_checked": quiet_total,
         "quiet_stations_still_active": quiet_active,
+        "in_use_stations_checked": in_use_total,
+        "in_use_stations_shown_stale": in_use_stale,
     }
 
 
@@ -389,6 +395,10 @@ def format_table(m: dict[str, Any]) -> str:
         (
             "quiet stations still active / checked",
             f"{m['quiet_stations_still_active']} / {m['quiet_stations_checked']}",
+        ),
+        (
+            "open, used stations shown stale / checked",
+            f"{m['in_use_stations_shown_stale']} / {m['in_use_stations_checked']}",
         ),
     ]
     rows += [(f"target {k}", "ok" if v else "MISSED") for k, v in m["targets"].items()]
