@@ -775,6 +775,17 @@ class LifecycleParams:
     #: then a stray session now and then from the chargers 32-37 m away)
     stale_collapse_share: float = 0.1
     stale_collapse_min_expected: float = 20.0
+    #: the same collapse test runs on the site's occasional sessions (vehicles with fewer than
+    #: ClassifyParams.regular_min_sessions sessions there; pipelines.identity.occasional_use),
+    #: and a site none of whose occasional vehicles came for max(stale_days,
+    #: ln(1/stale_occasional_p) / rate) days is stale too (0: off). Twenty-ninth session: on
+    #: seed 706 a closed charger whose cluster also holds a garage 30 m away (P256313) and one
+    #: whose cluster holds three homes 25-45 m away (P351395) kept their households' nightly
+    #: sessions, so neither went quiet and only P256313's total use fell (to 0.42 of its rate);
+    #: their passing drivers fell to 0.02 of their rate, and stopped 41 days before. On never-
+    #: closed public sites of seeds 700-706 the occasional rate never fell below 0.47 (with
+    #: >= 20 expected) and no quiet lasted more than 0.6 of the time this rule waits.
+    stale_occasional_p: float = 1e-3
     #: a stale site quiet for this many days is retired from the output
     retire_days: int = 60
     #: keep publishing (as stale, with last known values) a site that vanished from today's

@@ -15,7 +15,11 @@ Status (contract §3):
   ``[min_stale_days, stale_days]``; or whose use collapsed: fewer than
   ``stale_collapse_share`` of the sessions its earlier rate would give in the last
   ``stale_days`` (:func:`recent_sessions`): a closed charger beside open ones, which keeps
-  catching their stray fixes;
+  catching their stray fixes; or whose *occasional* use (vehicles with fewer than
+  ``regular_min_sessions`` sessions there, :func:`occasional_use`) collapsed the same way, or
+  stopped: none for ``max(stale_days, ln(1/stale_occasional_p) / rate)`` days. A closed
+  charger whose cluster also holds a home or garage a few tens of metres away keeps that
+  household's nightly sessions, so only its passing drivers tell that it closed;
 * retired — quiet for ``retire_days``: dropped from the output and the history.
 
 A site of the history that is not among today's public sites is dropped at once: with the
@@ -50,6 +54,7 @@ __all__ = [
     "ID_RES",
     "assign_identity",
     "history_path",
+    "occasional_use",
     "read_history",
     "recent_sessions",
     "write_history",
@@ -242,20 +247,129 @@ def recent_sessions(
     return np.bincount(lab[keep], minlength=n_sites).astype(np.int64)
 
 
+def occasional_use(
+    local_day: npt.ArrayLike,
+    labels: npt.ArrayLike,
+    vehicle: npt.ArrayLike,
+    n_sites: int,
+    day: str,
+    days: int,
+    regular_min_sessions: int,
+) -> pd.DataFrame:
+    """Per site, the sessions of its occasional vehicles: those with fewer than
+    ``regular_min_sessions`` sessions there (the site's passing drivers, not its regulars).
+
+    Parameters
+    ----------
+    local_day : array_like
+        Each session's plug-in day, as for :func:`recent_sessions`.
+    labels : array_like
+        Each session's site (-1: none).
+    vehicle : array_like
+        Each session's (pseudonymous) vehicle; any hashable values.
+    n_sites : int
+        Number of sites (labels ``0 .. n_sites - 1``).
+    day : str
+        The run day, ``YYYY-MM-DD``.
+    days : int
+        Length of the recent period.
+    regular_min_sessions : int
+        A vehicle with this many sessions at a site is one of its regulars.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per site: ``occasional_sessions`` (int64), ``recent_occasional_sessions``
+        (int64, plugged in during the ``days`` days up to ``day``) and ``occasional_last_seen``
+        (``YYYY-MM-DD`` of the last one, None if none).
+
+    Examples
+    --------
+    Vehicle ``a`` is a regular of site 0 (4 sessions); ``b`` came once, on 10-01:
+
+    >>> d = np.array(["2026-10-01"] + ["2026-10-27"] * 4, "datetime64[D]")
+    >>> occasional_use(d, [0, 0, 0, 0, 0], list("baaaa"), 2, "2026-10-28", 21, 4).to_dict("list")
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'occasional_sessions': [1, 0], 'recent_occasional_sessions': [0, 0],
+     'occasional_last_seen': ['2026-10-01', None]}
+    """
+    d = np.asarray(local_day, dtype="datetime64[D]")
+    lab = np.asarray(labels, dtype=np.int64)
+    codes, uniques = pd.factorize(np.asarray(vehicle, dtype=object), use_na_sentinel=False)
+    on = lab >= 0
+    lab, d, codes = lab[on], d[on], codes[on].astype(np.int64)
+    _, pair, per_pair = np.unique(lab * max(len(uniques), 1) + codes, return_inverse=True,
+                                  return_counts=True)  # fmt: skip
+    occ = per_pair[pair.reshape(-1)] < regular_min_sessions
+    first = np.datetime64(day, "D") - np.timedelta64(days - 1, "D")
+    recent = occ & (d >= first) & (d <= np.datetime64(day, "D"))
+    last = np.full(n_sites, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last, lab[occ], d[occ].astype(np.int64))
+    seen = last > np.iinfo(np.int64).min
+    last_day = np.full(n_sites, None, dtype=object)
+    last_day[seen] = last[seen].astype("datetime64[D]").astype(str)
+    return pd.DataFrame(
+        {
+            "occasional_sessions": np.bincount(lab[occ], minlength=n_sites).astype(np.int64),
+            "recent_occasional_sessions": np.bincount(lab[recent], minlength=n_sites).astype(
+                np.int64
+            ),
+            "occasional_last_seen": last_day,
+        }
+    )
+
+
 def _collapsed(sites: pd.DataFrame, day: str, params: LifecycleParams) -> np.ndarray:
-    """Sites whose last ``stale_days`` saw fewer than ``stale_collapse_share`` of the sessions
-    their rate before would give (where that is >= ``stale_collapse_min_expected``)."""
-    if "recent_sessions" not in sites or params.stale_collapse_share <= 0 or not len(sites):
+    """Sites whose all or occasional use collapsed (:func:`_use_collapsed`), or whose occasional
+    use stopped (:func:`_occasional_gone`)."""
+    out = np.zeros(len(sites), dtype=bool)
+    if not len(sites):
+        return out
+    if "recent_sessions" in sites:
+        out |= _use_collapsed(sites["sessions"], sites["recent_sessions"], sites, day, params)
+    if "recent_occasional_sessions" in sites:
+        out |= _use_collapsed(
+            sites["occasional_sessions"], sites["recent_occasional_sessions"], sites, day, params
+        )
+        out |= _occasional_gone(sites, day, params)
+    return out
+
+
+def _use_collapsed(
+    total: pd.Series, recent: pd.Series, sites: pd.DataFrame, day: str, params: LifecycleParams
+) -> np.ndarray:
+    """Whether the last ``stale_days`` saw fewer than ``stale_collapse_share`` of the sessions
+    the rate before would give (where that is >= ``stale_collapse_min_expected`` and the site
+    was seen for at least ``stale_days`` before: a rate needs a period as long as the test's)."""
+    if params.stale_collapse_share <= 0:
         return np.zeros(len(sites), dtype=bool)
-    recent = sites["recent_sessions"].to_numpy(np.float64)
-    before = sites["sessions"].to_numpy(np.float64) - recent
+    now = recent.to_numpy(np.float64)
+    before = total.to_numpy(np.float64) - now
     first = pd.to_datetime(sites["first_seen"], format="%Y-%m-%d")
     start = pd.Timestamp(day) - pd.Timedelta(days=params.stale_days - 1)
     span = ((start - first) // pd.Timedelta(days=1)).to_numpy(np.float64)
-    expected = np.where(span > 0, before / np.maximum(span, 1.0), 0.0) * params.stale_days
-    return (expected >= params.stale_collapse_min_expected) & (
-        recent < params.stale_collapse_share * expected
+    expected = np.where(
+        span >= params.stale_days, before / np.maximum(span, 1.0) * params.stale_days, 0.0
     )
+    return (expected >= params.stale_collapse_min_expected) & (
+        now < params.stale_collapse_share * expected
+    )
+
+
+def _occasional_gone(sites: pd.DataFrame, day: str, params: LifecycleParams) -> np.ndarray:
+    """Whether no occasional vehicle came for ``max(stale_days, ln(1/stale_occasional_p)/r)``
+    days, ``r`` the site's occasional sessions per day since its first session."""
+    if params.stale_occasional_p <= 0:
+        return np.zeros(len(sites), dtype=bool)
+    today = pd.Timestamp(day)
+    first = pd.to_datetime(sites["first_seen"], format="%Y-%m-%d")
+    last = pd.to_datetime(sites["occasional_last_seen"], format="%Y-%m-%d")
+    days = ((today - first) // pd.Timedelta(days=1)).to_numpy(np.float64) + 1.0
+    rate = sites["occasional_sessions"].to_numpy(np.float64) / np.maximum(days, 1.0)
+    with np.errstate(divide="ignore"):
+        after = np.maximum(np.log(1.0 / params.stale_occasional_p) / rate, params.stale_days)
+    quiet = ((today - last) // pd.Timedelta(days=1)).to_numpy(np.float64)  # NaN: none ever
+    return np.nan_to_num(quiet, nan=-1.0) >= after
 
 
 def _stale_after(sites: pd.DataFrame, params: LifecycleParams) -> np.ndarray:

@@ -146,6 +146,54 @@ def test_site_whose_use_collapsed_is_stale_though_not_quiet():
     assert status([3, 0], off) == ["active", "active"]
 
 
+def test_closed_charger_keeping_a_households_sessions_is_stale_when_its_drivers_stop():
+    """Five sites, each also used yesterday (so never quiet), seen since day -89 (``first``)
+    or day -69. Occasional sessions are those of vehicles with fewer than 4 sessions there.
+
+    * ``garage``: a closed charger clustered with a garage 30 m away. 1,500 sessions since
+      day -69, 300 in the last 21 days (the garage's nights: 0.57 of the ~525 its rate gives,
+      so the total did not collapse); 900 occasional, 5 of them recent (the rate before gives
+      ~392, and 5 < 0.1 of that) -> ``stale``.
+    * ``open``: the same numbers with 300 recent occasional sessions -> ``active``.
+    * ``homes``: a charger closed in the window's first days, clustered with three homes:
+      180 sessions since day -89, 35 recent; its 21 occasional sessions (0.23 a day) stopped
+      41 days ago, longer than ``ln(1/0.001) / 0.23`` = 30 days -> ``stale``.
+    * ``not_yet``: as ``homes``, but the last occasional session 25 days ago -> ``active``.
+    * ``rural``: a quiet charger used mostly by a few locals, 5 occasional sessions in 90 days,
+      the last 40 days ago: it would take 125 days to tell -> ``active``.
+
+    Without the occasional columns, or with ``stale_occasional_p`` 0 (the collapse test on
+    occasional sessions still runs), ``homes`` is ``active``; without them ``garage`` is too.
+    """
+    first = _day(-89)
+    base = {"first_seen": _day(-69), "last_seen": _day(-1), "sessions": 1500}
+    small = {"first_seen": first, "last_seen": _day(-1), "sessions": 180}
+    rows = [
+        {**base, "east_m": 0.0},
+        {**base, "east_m": 1000.0},
+        {**small, "east_m": 2000.0},
+        {**small, "east_m": 3000.0},
+        {**small, "east_m": 4000.0, "sessions": 60},
+    ]
+    _, hist = _run(rows, None, _day(-1))
+    use = {
+        "recent_sessions": [300, 300, 35, 35, 14],
+        "occasional_sessions": [900, 900, 21, 21, 5],
+        "recent_occasional_sessions": [5, 300, 0, 0, 0],
+        "occasional_last_seen": [_day(-3), _day(-1), _day(-41), _day(-25), _day(-40)],
+    }
+
+    def status(params: LifecycleParams = PARAMS, columns: tuple[str, ...] = tuple(use)):
+        sites = _sites(rows).assign(**{c: use[c] for c in columns})
+        pub, _ = assign_identity(sites, hist, _day(0), params)
+        return pub.sort_values("cluster")["status"].tolist()
+
+    assert status() == ["stale", "active", "stale", "active", "active"]
+    off = dataclasses.replace(PARAMS, stale_occasional_p=0.0)
+    assert status(off) == ["stale", "active", "active", "active", "active"]
+    assert status(columns=("recent_sessions",)) == ["active"] * 5
+
+
 def test_vanished_sites_dropped_by_default():
     """Sites that vanish from today's public sites (reclassified, re-clustered) are dropped."""
     old = {"east_m": 0.0, "sessions": 12, "first_seen": _day(-40), "last_seen": _day(-30)}
