@@ -762,8 +762,12 @@ class LifecycleParams:
     #: a site with no session for this many days becomes `stale`
     stale_days: int = 21
     #: ...or sooner for a busy site: after T quiet days with exp(-visits_per_day * T) < stale_p,
-    #: but never before min_stale_days (late uploads must not make a site look stale)
-    stale_p: float = 0.01
+    #: but never before min_stale_days (late uploads must not make a site look stale).
+    #: Twenty-ninth session: at 0.01, 1-8 open stations used in the last days were `stale` on
+    #: each of seeds 700-707 (60k x 120 d; 19 on seven fleets): use is burstier than Poisson.
+    #: At 0.001, 7 of them (2 used within the last 21 days), and a closed station goes stale a
+    #: few days later (2.4 sessions a day: after 3 days either way; 0.7 a day: 10, not 7)
+    stale_p: float = 0.001
     min_stale_days: int = 3
     #: ...or when its use collapsed: in the last stale_days it had fewer than
     #: stale_collapse_share of the sessions its rate before would give, where that rate gives
