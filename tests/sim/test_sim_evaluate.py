@@ -209,3 +209,33 @@ def test_missed_stations_say_what_is_around_them(truth, tmp_path):
     assert p1["site_m"] == pytest.approx(1004.0, abs=0.5) and p1["site_station"] == "P2"
     assert p1["neighbour"] == "P2" and p1["neighbour_m"] == pytest.approx(1000.0, abs=0.5)
     json.dumps(m)  # JSON-ready
+
+
+def test_open_station_used_days_ago_shown_stale_is_counted(truth, tmp_path):
+    """All stations were last used on 2026-10-30. Day 1: P1 'a', P2 'b', P3 'c', all new.
+    Day 2: 'a' stale (P1 is open: wrong), 'b' stale (P2 closed on 2026-11-02: right),
+    'c' active.
+
+    Expected: 5 open, recently used stations checked over the two days (P2 only on day 1,
+    before it closed), 1 shown stale; no quiet station checked.
+    """
+    st = pd.read_parquet(truth / "stations.parquet")
+    st["closed"] = np.where(st["station_id"] == "P2", dt.date(2026, 11, 2), None)
+    st.to_parquet(truth / "stations.parquet")
+    pub = tmp_path / "pub"
+    first = [("a", "P1", 0, "new", "R1"), ("b", "P2", 0, "new", None), ("c", "P3", 0, "new", "R3")]
+    _publish(pub, DAY1, first)
+    _publish(
+        pub,
+        DAY2,
+        [
+            ("a", "P1", 0, "stale", "R1"),
+            ("b", "P2", 0, "stale", None),
+            ("c", "P3", 0, "active", "R3"),
+        ],
+    )
+    m = evaluate(pub, truth, DAY2)
+    assert (m["in_use_stations_checked"], m["in_use_stations_shown_stale"]) == (5, 1)
+    assert m["quiet_stations_checked"] == 0
+    row = [r for r in format_table(m).splitlines() if r.startswith("open, used stations")]
+    assert row and row[0].split()[-3:] == ["1", "/", "5"]
