@@ -770,25 +770,31 @@ class LifecycleParams:
     stale_p: float = 0.001
     min_stale_days: int = 3
     #: ...or when its use collapsed: in the last stale_days it had fewer than
-    #: stale_collapse_share of the sessions its rate before would give, where that rate gives
-    #: at least stale_collapse_min_expected (a closed charger next to open ones keeps catching
-    #: a stray fix now and then, so it is never quite quiet). Needs the `recent_sessions`
-    #: column (pipelines.identity.recent_sessions); without it, or at share 0, off.
-    #: Twenty-eighth session: dense 60k fleets over 120 days showed 1-4 closed stations as
-    #: active on each of seeds 700-705 (P180038 on 701: 1,073 sessions in its three weeks,
-    #: then a stray session now and then from the chargers 32-37 m away)
+    #: stale_collapse_share of the sessions its rate before would give, and so few that a
+    #: Poisson count at that rate falls that low with probability < stale_collapse_p (a closed
+    #: charger next to open ones keeps catching a stray fix now and then, so it is never quite
+    #: quiet). Needs the `recent_sessions` column (pipelines.identity.recent_sessions); without
+    #: it, or at share 0, off. Twenty-eighth session: dense 60k fleets over 120 days showed 1-4
+    #: closed stations as active on each of seeds 700-705 (P180038 on 701: 1,073 sessions in
+    #: its three weeks, then a stray session now and then from the chargers 32-37 m away).
+    #: Twenty-ninth: the tail probability replaces a floor of 20 expected sessions, which left
+    #: two closed stations active (701's P211667: 1 session where 17.3 were expected; 708's
+    #: P161952: 1 of 11.3). Open sites in use whose count fell below 0.1 of their rate on seeds
+    #: 700-708 all had probabilities >= 0.037 (busy sites, far below their rate in Poisson
+    #: terms at 0.7-0.9 of it, are kept by the share)
     stale_collapse_share: float = 0.1
-    stale_collapse_min_expected: float = 20.0
+    stale_collapse_p: float = 1e-3
     #: the same collapse test runs on the site's occasional sessions (vehicles with fewer than
     #: ClassifyParams.regular_min_sessions sessions there; pipelines.identity.occasional_use),
     #: and a site none of whose occasional vehicles came for max(stale_days,
     #: ln(1/stale_occasional_p) / rate) days is stale too (0: off). Twenty-ninth session: on
     #: seed 706 a closed charger whose cluster also holds a garage 30 m away (P256313) and one
     #: whose cluster holds three homes 25-45 m away (P351395) kept their households' nightly
-    #: sessions, so neither went quiet and only P256313's total use fell (to 0.42 of its rate);
+    #: sessions, so neither went quiet and only P256313's total use fell (to 0.34 of its rate);
     #: their passing drivers fell to 0.02 of their rate, and stopped 41 days before. On never-
     #: closed public sites of seeds 700-706 the occasional rate never fell below 0.47 (with
-    #: >= 20 expected) and no quiet lasted more than 0.6 of the time this rule waits.
+    #: >= 20 expected) and no occasional quiet of a station in use lasted more than 0.58 of the
+    #: time this rule waits.
     stale_occasional_p: float = 1e-3
     #: a stale site quiet for this many days is retired from the output
     retire_days: int = 60

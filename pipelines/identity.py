@@ -14,8 +14,9 @@ Status (contract §3):
   ``exp(-r T) < stale_p`` (a busy site's silence is news sooner), clipped to
   ``[min_stale_days, stale_days]``; or whose use collapsed: fewer than
   ``stale_collapse_share`` of the sessions its earlier rate would give in the last
-  ``stale_days`` (:func:`recent_sessions`): a closed charger beside open ones, which keeps
-  catching their stray fixes; or whose *occasional* use (vehicles with fewer than
+  ``stale_days`` (:func:`recent_sessions`), too few for chance (Poisson tail below
+  ``stale_collapse_p``): a closed charger beside open ones, which keeps catching their stray
+  fixes; or whose *occasional* use (vehicles with fewer than
   ``regular_min_sessions`` sessions there, :func:`occasional_use`) collapsed the same way, or
   stopped: none for ``max(stale_days, ln(1/stale_occasional_p) / rate)`` days. A closed
   charger whose cluster also holds a home or garage a few tens of metres away keeps that
@@ -42,6 +43,7 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from scipy.special import pdtr
 
 from geo.h3cells import cells_to_str, latlng_to_cells
 from geo.matching import match_nearest
@@ -339,8 +341,9 @@ def _use_collapsed(
     total: pd.Series, recent: pd.Series, sites: pd.DataFrame, day: str, params: LifecycleParams
 ) -> np.ndarray:
     """Whether the last ``stale_days`` saw fewer than ``stale_collapse_share`` of the sessions
-    the rate before would give (where that is >= ``stale_collapse_min_expected`` and the site
-    was seen for at least ``stale_days`` before: a rate needs a period as long as the test's)."""
+    the rate before would give, a count that rate gives with Poisson probability below
+    ``stale_collapse_p`` (the site seen for at least ``stale_days`` before: a rate needs a
+    period as long as the test's)."""
     if params.stale_collapse_share <= 0:
         return np.zeros(len(sites), dtype=bool)
     now = recent.to_numpy(np.float64)
@@ -351,8 +354,10 @@ def _use_collapsed(
     expected = np.where(
         span >= params.stale_days, before / np.maximum(span, 1.0) * params.stale_days, 0.0
     )
-    return (expected >= params.stale_collapse_min_expected) & (
-        now < params.stale_collapse_share * expected
+    return (
+        (expected > 0)
+        & (now < params.stale_collapse_share * expected)
+        & (pdtr(now, expected) < params.stale_collapse_p)
     )
 
 

@@ -120,30 +120,35 @@ def test_rare_site_uses_configured_stale_days_and_busy_site_min_days():
 def test_site_whose_use_collapsed_is_stale_though_not_quiet():
     """A closed charger beside open ones: 1,000 sessions from day -69 to day -21 (~20 a day),
     then 3 stray fixes of its neighbours in the last 21 days, the last one yesterday. Its rate
-    before gives 21 x 20.4 = ~429 sessions in 21 days; 3 < 0.1 of that.
+    before gives 21 x 20.4 = ~429 sessions in 21 days; 3 < 0.1 of that, and a Poisson count at
+    that rate is that low with probability ~1e-179.
 
     Expected: ``stale`` (use collapsed) although last used yesterday; ``active`` with 100
     recent sessions (a quieter month, 0.23 of the rate), without the ``recent_sessions``
-    column, or with ``stale_collapse_share`` 0. A quiet site (30 sessions before, expected
-    ~13 < ``stale_collapse_min_expected`` 20) with none recent but last used yesterday:
-    ``active`` (too little to tell).
+    column, or with ``stale_collapse_share`` 0. A small closed charger (38 sessions before,
+    ~16.3 expected, 1 stray yesterday: probability 1.4e-6) -> ``stale``; with 12 before (~5.1
+    expected) 1 is not below 0.1 of that -> ``active`` (too little to tell); with 38 before
+    and ``stale_collapse_p`` 1e-6 -> ``active``.
     """
     closed = {"sessions": 1003, "first_seen": _day(-69), "last_seen": _day(-1)}
-    quiet = {"east_m": 1000.0, "sessions": 30, "first_seen": _day(-69), "last_seen": _day(-1)}
-    _, hist = _run([closed, quiet], None, _day(-1))
+    small = {"east_m": 1000.0, "sessions": 39, "first_seen": _day(-69), "last_seen": _day(-1)}
+    quiet = {"east_m": 2000.0, "sessions": 13, "first_seen": _day(-69), "last_seen": _day(-1)}
+    _, hist = _run([closed, small, quiet], None, _day(-1))
 
     def status(recent: list[int], params: LifecycleParams = PARAMS, column: bool = True):
-        sites = _sites([closed, quiet])
+        sites = _sites([closed, small, quiet])
         if column:
             sites["recent_sessions"] = recent
         pub, _ = assign_identity(sites, hist, _day(0), params)
         return pub.sort_values("cluster")["status"].tolist()
 
-    assert status([3, 0]) == ["stale", "active"]
-    assert status([100, 0]) == ["active", "active"]
-    assert status([3, 0], column=False) == ["active", "active"]
+    assert status([3, 1, 1]) == ["stale", "stale", "active"]
+    assert status([100, 1, 1])[0] == "active"
+    assert status([3, 1, 1], column=False) == ["active"] * 3
     off = dataclasses.replace(PARAMS, stale_collapse_share=0.0)
-    assert status([3, 0], off) == ["active", "active"]
+    assert status([3, 1, 1], off) == ["active"] * 3
+    strict = dataclasses.replace(PARAMS, stale_collapse_p=1e-6)
+    assert status([3, 1, 1], strict) == ["stale", "active", "active"]
 
 
 def test_closed_charger_keeping_a_households_sessions_is_stale_when_its_drivers_stop():
@@ -151,9 +156,9 @@ def test_closed_charger_keeping_a_households_sessions_is_stale_when_its_drivers_
     or day -69. Occasional sessions are those of vehicles with fewer than 4 sessions there.
 
     * ``garage``: a closed charger clustered with a garage 30 m away. 1,500 sessions since
-      day -69, 300 in the last 21 days (the garage's nights: 0.57 of the ~525 its rate gives,
+      day -69, 300 in the last 21 days (the garage's nights: 0.58 of the ~514 its rate gives,
       so the total did not collapse); 900 occasional, 5 of them recent (the rate before gives
-      ~392, and 5 < 0.1 of that) -> ``stale``.
+      ~384, and 5 < 0.1 of that) -> ``stale``.
     * ``open``: the same numbers with 300 recent occasional sessions -> ``active``.
     * ``homes``: a charger closed in the window's first days, clustered with three homes:
       180 sessions since day -89, 35 recent; its 21 occasional sessions (0.23 a day) stopped
