@@ -297,8 +297,8 @@ def occasional_use(
     """
     d = np.asarray(local_day, dtype="datetime64[D]")
     lab = np.asarray(labels, dtype=np.int64)
-    codes, uniques = pd.factorize(np.asarray(vehicle, dtype=object), use_na_sentinel=False)
-    on = lab >= 0
+    codes, uniques = pd.factorize(np.asarray(vehicle), use_na_sentinel=False)
+    on = (lab >= 0) & (lab < n_sites)
     lab, d, codes = lab[on], d[on], codes[on].astype(np.int64)
     _, pair, per_pair = np.unique(lab * max(len(uniques), 1) + codes, return_inverse=True,
                                   return_counts=True)  # fmt: skip
