@@ -773,7 +773,7 @@ class LifecycleParams:
     #: stale_collapse_share of the sessions its rate before would give, and so few that a
     #: Poisson count at that rate falls that low with probability < stale_collapse_p (a closed
     #: charger next to open ones keeps catching a stray fix now and then, so it is never quite
-    #: quiet). Needs the `recent_sessions` column (pipelines.identity.recent_sessions); without
+    #: quiet). Needs the `recent_sessions` column (pipelines.identity.recent_use); without
     #: it, or at share 0, off. Twenty-eighth session: dense 60k fleets over 120 days showed 1-4
     #: closed stations as active on each of seeds 700-705 (P180038 on 701: 1,073 sessions in
     #: its three weeks, then a stray session now and then from the chargers 32-37 m away).
@@ -785,7 +785,7 @@ class LifecycleParams:
     stale_collapse_share: float = 0.1
     stale_collapse_p: float = 1e-3
     #: the same collapse test runs on the site's occasional sessions (vehicles with fewer than
-    #: ClassifyParams.regular_min_sessions sessions there; pipelines.identity.occasional_use),
+    #: ClassifyParams.regular_min_sessions sessions there; pipelines.identity.recent_use),
     #: and a site none of whose occasional vehicles came for max(stale_days,
     #: ln(1/stale_occasional_p) / rate) days is stale too (0: off). Twenty-ninth session: on
     #: seed 706 a closed charger whose cluster also holds a garage 30 m away (P256313) and one

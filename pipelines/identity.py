@@ -14,10 +14,10 @@ Status (contract §3):
   ``exp(-r T) < stale_p`` (a busy site's silence is news sooner), clipped to
   ``[min_stale_days, stale_days]``; or whose use collapsed: fewer than
   ``stale_collapse_share`` of the sessions its earlier rate would give in the last
-  ``stale_days`` (:func:`recent_sessions`), too few for chance (Poisson tail below
+  ``stale_days`` (:func:`recent_use`), too few for chance (Poisson tail below
   ``stale_collapse_p``): a closed charger beside open ones, which keeps catching their stray
   fixes; or whose *occasional* use (vehicles with fewer than
-  ``regular_min_sessions`` sessions there, :func:`occasional_use`) collapsed the same way, or
+  ``regular_min_sessions`` sessions there, :func:`recent_use`) collapsed the same way, or
   stopped: none for ``max(stale_days, ln(1/stale_occasional_p) / rate)`` days. A closed
   charger whose cluster also holds a home or garage a few tens of metres away keeps that
   household's nightly sessions, so only its passing drivers tell that it closed;
@@ -56,9 +56,8 @@ __all__ = [
     "ID_RES",
     "assign_identity",
     "history_path",
-    "occasional_use",
     "read_history",
-    "recent_sessions",
+    "recent_use",
     "write_history",
 ]
 
@@ -215,41 +214,7 @@ def _quiet_days(sites: pd.DataFrame, day: str) -> np.ndarray:
     return ((pd.Timestamp(day) - last) // pd.Timedelta(days=1)).to_numpy(np.int64)
 
 
-def recent_sessions(
-    local_day: npt.ArrayLike, labels: npt.ArrayLike, n_sites: int, day: str, days: int
-) -> npt.NDArray[np.int64]:
-    """Sessions per site plugged in during the ``days`` days up to ``day`` (inclusive).
-
-    Parameters
-    ----------
-    local_day : array_like
-        Each session's plug-in day (the day the sites' ``first_seen``/``last_seen`` count in),
-        ``datetime64[D]`` (or anything NumPy casts to it).
-    labels : array_like
-        Each session's site (-1: none).
-    n_sites : int
-        Number of sites (labels ``0 .. n_sites - 1``).
-    day : str
-        The run day, ``YYYY-MM-DD``.
-    days : int
-        Length of the recent period.
-
-    Examples
-    --------
-    >>> d = np.array(["2026-10-01", "2026-10-20", "2026-10-28", "2026-10-28"], "datetime64[D]")
-    >>> recent_sessions(d, [0, 0, 1, -1], 2, "2026-10-28", 21).tolist()
-    [1, 1]
-    >>> recent_sessions(np.array([], "datetime64[D]"), [], 1, "2026-10-28", 21).tolist()
-    [0]
-    """
-    d = np.asarray(local_day, dtype="datetime64[D]")
-    lab = np.asarray(labels, dtype=np.int64)
-    first = np.datetime64(day, "D") - np.timedelta64(days - 1, "D")
-    keep = (lab >= 0) & (d >= first) & (d <= np.datetime64(day, "D"))
-    return np.bincount(lab[keep], minlength=n_sites).astype(np.int64)
-
-
-def occasional_use(
+def recent_use(
     local_day: npt.ArrayLike,
     labels: npt.ArrayLike,
     vehicle: npt.ArrayLike,
@@ -258,19 +223,21 @@ def occasional_use(
     days: int,
     regular_min_sessions: int,
 ) -> pd.DataFrame:
-    """Per site, the sessions of its occasional vehicles: those with fewer than
-    ``regular_min_sessions`` sessions there (the site's passing drivers, not its regulars).
+    """Per site, its sessions in the last ``days`` days up to ``day``, and those of its
+    occasional vehicles: vehicles with fewer than ``regular_min_sessions`` sessions there (the
+    site's passing drivers, not its regulars). The lifecycle's collapse tests read them.
 
     Parameters
     ----------
     local_day : array_like
-        Each session's plug-in day, as for :func:`recent_sessions`.
+        Each session's plug-in day (the day the sites' ``first_seen``/``last_seen`` count in),
+        ``datetime64[D]`` (or anything NumPy casts to it).
     labels : array_like
         Each session's site (-1: none).
     vehicle : array_like
         Each session's (pseudonymous) vehicle; any hashable values.
     n_sites : int
-        Number of sites (labels ``0 .. n_sites - 1``).
+        Number of sites (labels ``0 .. n_sites - 1``; others are ignored).
     day : str
         The run day, ``YYYY-MM-DD``.
     days : int
@@ -281,19 +248,23 @@ def occasional_use(
     Returns
     -------
     pandas.DataFrame
-        One row per site: ``occasional_sessions`` (int64), ``recent_occasional_sessions``
-        (int64, plugged in during the ``days`` days up to ``day``) and ``occasional_last_seen``
-        (``YYYY-MM-DD`` of the last one, None if none).
+        One row per site: ``recent_sessions``, ``occasional_sessions``,
+        ``recent_occasional_sessions`` (int64) and ``occasional_last_seen`` (``YYYY-MM-DD`` of
+        the last occasional session, None if none).
 
     Examples
     --------
     Vehicle ``a`` is a regular of site 0 (4 sessions); ``b`` came once, on 10-01:
 
     >>> d = np.array(["2026-10-01"] + ["2026-10-27"] * 4, "datetime64[D]")
-    >>> occasional_use(d, [0, 0, 0, 0, 0], list("baaaa"), 2, "2026-10-28", 21, 4).to_dict("list")
+    >>> recent_use(d, [0, 0, 0, 0, 0], list("baaaa"), 2, "2026-10-28", 21, 4).to_dict("list")
     ... # doctest: +NORMALIZE_WHITESPACE
-    {'occasional_sessions': [1, 0], 'recent_occasional_sessions': [0, 0],
-     'occasional_last_seen': ['2026-10-01', None]}
+    {'recent_sessions': [4, 0], 'occasional_sessions': [1, 0],
+     'recent_occasional_sessions': [0, 0], 'occasional_last_seen': ['2026-10-01', None]}
+    >>> recent_use(np.array([], "datetime64[D]"), [], [], 1, "2026-10-28", 21, 4).to_dict("list")
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'recent_sessions': [0], 'occasional_sessions': [0], 'recent_occasional_sessions': [0],
+     'occasional_last_seen': [None]}
     """
     d = np.asarray(local_day, dtype="datetime64[D]")
     lab = np.asarray(labels, dtype=np.int64)
@@ -304,18 +275,21 @@ def occasional_use(
                                   return_counts=True)  # fmt: skip
     occ = per_pair[pair.reshape(-1)] < regular_min_sessions
     first = np.datetime64(day, "D") - np.timedelta64(days - 1, "D")
-    recent = occ & (d >= first) & (d <= np.datetime64(day, "D"))
+    recent = (d >= first) & (d <= np.datetime64(day, "D"))
     last = np.full(n_sites, np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(last, lab[occ], d[occ].astype(np.int64))
     seen = last > np.iinfo(np.int64).min
     last_day = np.full(n_sites, None, dtype=object)
     last_day[seen] = last[seen].astype("datetime64[D]").astype(str)
+
+    def count(keep: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+        return np.bincount(lab[keep], minlength=n_sites).astype(np.int64)
+
     return pd.DataFrame(
         {
-            "occasional_sessions": np.bincount(lab[occ], minlength=n_sites).astype(np.int64),
-            "recent_occasional_sessions": np.bincount(lab[recent], minlength=n_sites).astype(
-                np.int64
-            ),
+            "recent_sessions": count(recent),
+            "occasional_sessions": count(occ),
+            "recent_occasional_sessions": count(occ & recent),
             "occasional_last_seen": last_day,
         }
     )

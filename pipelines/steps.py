@@ -29,13 +29,7 @@ from pipelines import lake as lk
 from pipelines.cellstate import find_sites_incremental
 from pipelines.classify import classify_sites, excluded_for_review, site_features
 from pipelines.config import Settings
-from pipelines.identity import (
-    assign_identity,
-    occasional_use,
-    read_history,
-    recent_sessions,
-    write_history,
-)
+from pipelines.identity import assign_identity, read_history, recent_use, write_history
 from pipelines.keys import load_signing_key
 from pipelines.publish import publish_day
 from pipelines.refine import refine_sites
@@ -139,16 +133,12 @@ def discover(
     # the lifecycle's "use collapsed" tests (pipelines.identity) read the recent sessions, all
     # and occasional, counted by the UTC day the sites' first_seen/last_seen come from
     cl = classified["cluster"].to_numpy(np.int64)
-    days = session_days(sessions["plug_in_utc"]).astype("datetime64[D]")
-    n_sites, recent_days = int(cl.max(initial=-1)) + 1, settings.lifecycle.stale_days
-    recent = recent_sessions(days, labels, n_sites, day, recent_days)
-    occasional = occasional_use(
-        days, labels, sessions["vehicle"].to_numpy(), n_sites, day, recent_days,
-        settings.classify.regular_min_sessions,
+    recent = recent_use(
+        session_days(sessions["plug_in_utc"]).astype("datetime64[D]"), labels,
+        sessions["vehicle"].to_numpy(), int(cl.max(initial=-1)) + 1, day,
+        settings.lifecycle.stale_days, settings.classify.regular_min_sessions,
     )  # fmt: skip
-    classified = classified.assign(
-        recent_sessions=recent[cl], **{c: occasional[c].to_numpy()[cl] for c in occasional}
-    )
+    classified = classified.assign(**{c: recent[c].to_numpy()[cl] for c in recent})
     lk.write_table(
         _table(excluded_for_review(classified)), Path(lake) / "excluded" / f"{day}.parquet"
     )
