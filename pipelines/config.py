@@ -763,10 +763,10 @@ class LifecycleParams:
     stale_days: int = 21
     #: ...or sooner for a busy site: after T quiet days with exp(-visits_per_day * T) < stale_p,
     #: but never before min_stale_days (late uploads must not make a site look stale).
-    #: Twenty-ninth session: at 0.01, 1-8 open stations used in the last days were `stale` on
-    #: each of seeds 700-707 (60k x 120 d; 19 on seven fleets): use is burstier than Poisson.
-    #: At 0.001, 7 of them (2 used within the last 21 days), and a closed station goes stale a
-    #: few days later (2.4 sessions a day: after 3 days either way; 0.7 a day: 10, not 7)
+    #: Twenty-ninth session: at 0.01 the evaluator counted 15 open stations used within
+    #: stale_days shown `stale` on seeds 700-707 (60k x 120 d, two days each): use is burstier
+    #: than Poisson. At 0.001, 3; a closed station goes stale a few days later (2.4 sessions a
+    #: day: after 3 days either way; 0.7 a day: 10, not 7)
     stale_p: float = 0.001
     min_stale_days: int = 3
     #: ...or when its use collapsed: in the last stale_days it had fewer than
