@@ -796,6 +796,10 @@ class LifecycleParams:
     #: >= 20 expected) and no occasional quiet of a station in use lasted more than 0.58 of the
     #: time this rule waits.
     stale_occasional_p: float = 1e-3
+    #: ...or when at most one session came in the last T >= stale_days days, where the site's
+    #: rate gives that with probability < stale_p: a small closed station that caught one
+    #: stray fix since (needs the `last_seen_but_one` column; false: off)
+    stale_one_stray: bool = True
     #: a stale site quiet for this many days is retired from the output
     retire_days: int = 60
     #: keep publishing (as stale, with last known values) a site that vanished from today's

@@ -249,8 +249,9 @@ def recent_use(
     -------
     pandas.DataFrame
         One row per site: ``recent_sessions``, ``occasional_sessions``,
-        ``recent_occasional_sessions`` (int64) and ``occasional_last_seen`` (``YYYY-MM-DD`` of
-        the last occasional session, None if none).
+        ``recent_occasional_sessions`` (int64), ``occasional_last_seen`` (``YYYY-MM-DD`` of
+        the last occasional session, None if none) and ``last_seen_but_one`` (the day of the
+        site's last session but one, None with fewer than two).
 
     Examples
     --------
@@ -260,11 +261,12 @@ def recent_use(
     >>> recent_use(d, [0, 0, 0, 0, 0], list("baaaa"), 2, "2026-10-28", 21, 4).to_dict("list")
     ... # doctest: +NORMALIZE_WHITESPACE
     {'recent_sessions': [4, 0], 'occasional_sessions': [1, 0],
-     'recent_occasional_sessions': [0, 0], 'occasional_last_seen': ['2026-10-01', None]}
+     'recent_occasional_sessions': [0, 0], 'occasional_last_seen': ['2026-10-01', None],
+     'last_seen_but_one': ['2026-10-27', None]}
     >>> recent_use(np.array([], "datetime64[D]"), [], [], 1, "2026-10-28", 21, 4).to_dict("list")
     ... # doctest: +NORMALIZE_WHITESPACE
     {'recent_sessions': [0], 'occasional_sessions': [0], 'recent_occasional_sessions': [0],
-     'occasional_last_seen': [None]}
+     'occasional_last_seen': [None], 'last_seen_but_one': [None]}
     """
     d = np.asarray(local_day, dtype="datetime64[D]")
     lab = np.asarray(labels, dtype=np.int64)
@@ -285,12 +287,23 @@ def recent_use(
     def count(keep: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
         return np.bincount(lab[keep], minlength=n_sites).astype(np.int64)
 
+    # each site's last session day but one: sessions sorted by (site, day), each site's last
+    # row's predecessor where the site has two or more
+    di = d.astype(np.int64)
+    order = np.lexsort((di, lab))
+    ls, ds = lab[order], di[order]
+    ends = np.flatnonzero(np.r_[ls[1:] != ls[:-1], True]) if len(ls) else np.zeros(0, np.int64)
+    two = np.bincount(lab, minlength=n_sites)[ls[ends]] >= 2
+    but_one = np.full(n_sites, None, dtype=object)
+    but_one[ls[ends[two]]] = ds[ends[two] - 1].astype("datetime64[D]").astype(str)
+
     return pd.DataFrame(
         {
             "recent_sessions": count(recent),
             "occasional_sessions": count(occ),
             "recent_occasional_sessions": count(occ & recent),
             "occasional_last_seen": last_day,
+            "last_seen_but_one": but_one,
         }
     )
 
@@ -308,7 +321,26 @@ def _collapsed(sites: pd.DataFrame, day: str, params: LifecycleParams) -> np.nda
             sites["occasional_sessions"], sites["recent_occasional_sessions"], sites, day, params
         )
         out |= _occasional_gone(sites, day, params)
+    if "last_seen_but_one" in sites:
+        out |= _quiet_but_one_stray(sites, day, params)
     return out
+
+
+def _quiet_but_one_stray(sites: pd.DataFrame, day: str, params: LifecycleParams) -> np.ndarray:
+    """Whether at most one session came in the last ``T >= stale_days`` days where the site's
+    rate gives that with Poisson probability below ``stale_p``: a closed station that caught
+    one stray fix since. Off with ``stale_one_stray`` false."""
+    if not params.stale_one_stray:
+        return np.zeros(len(sites), dtype=bool)
+    today = pd.Timestamp(day)
+    first = pd.to_datetime(sites["first_seen"], format="%Y-%m-%d")
+    last = pd.to_datetime(sites["last_seen"], format="%Y-%m-%d")
+    span = ((last - first) // pd.Timedelta(days=1)).to_numpy(np.float64) + 1.0
+    rate = sites["sessions"].to_numpy(np.float64) / np.maximum(span, 1.0)
+    but_one = pd.to_datetime(sites["last_seen_but_one"], format="%Y-%m-%d")
+    quiet = ((today - but_one) // pd.Timedelta(days=1)).to_numpy(np.float64)  # NaN: < 2
+    quiet = np.nan_to_num(quiet, nan=-1.0)
+    return (quiet >= params.stale_days) & (pdtr(1, rate * np.maximum(quiet, 0.0)) < params.stale_p)
 
 
 def _use_collapsed(

@@ -199,6 +199,40 @@ def test_closed_charger_keeping_a_households_sessions_is_stale_when_its_drivers_
     assert status(columns=("recent_sessions",)) == ["active"] * 5
 
 
+def test_small_closed_station_that_caught_one_stray_is_stale():
+    """Three sites seen since day -89 (PARAMS: stale_p 0.01, stale_days 21).
+
+    * ``closed``: 22 sessions, 21 of them by day -78, then one stray fix on day -13 (0.29
+      sessions a day between its first and last). Quiet 13 days, under the 21 its rate asks;
+      but at most one session in 78 days happens at that rate with probability ~5e-9 ->
+      ``stale``.
+    * ``rare``: 5 sessions in 88 days, the last but one on day -40 (one in 40 days: 0.33 at
+      its rate) -> ``active``.
+    * ``busy``: 60 sessions, the last but one on day -3 (under ``stale_days``) -> ``active``.
+
+    With ``stale_one_stray`` false, or without the ``last_seen_but_one`` column, ``closed`` is
+    ``active``.
+    """
+    rows = [
+        {"sessions": 22, "first_seen": _day(-89), "last_seen": _day(-13)},
+        {"east_m": 1000.0, "sessions": 5, "first_seen": _day(-89), "last_seen": _day(-2)},
+        {"east_m": 2000.0, "sessions": 60, "first_seen": _day(-89), "last_seen": _day(-1)},
+    ]
+    _, hist = _run(rows, None, _day(-1))
+
+    def status(params: LifecycleParams = PARAMS, column: bool = True):
+        sites = _sites(rows)
+        if column:
+            sites["last_seen_but_one"] = [_day(-78), _day(-40), _day(-3)]
+        pub, _ = assign_identity(sites, hist, _day(0), params)
+        return pub.sort_values("cluster")["status"].tolist()
+
+    assert status() == ["stale", "active", "active"]
+    off = dataclasses.replace(PARAMS, stale_one_stray=False)
+    assert status(off) == ["active"] * 3
+    assert status(column=False) == ["active"] * 3
+
+
 def test_vanished_sites_dropped_by_default():
     """Sites that vanish from today's public sites (reclassified, re-clustered) are dropped."""
     old = {"east_m": 0.0, "sessions": 12, "first_seen": _day(-40), "last_seen": _day(-30)}
