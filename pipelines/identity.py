@@ -332,15 +332,10 @@ def _quiet_but_one_stray(sites: pd.DataFrame, day: str, params: LifecycleParams)
     one stray fix since. Off with ``stale_one_stray`` false."""
     if not params.stale_one_stray:
         return np.zeros(len(sites), dtype=bool)
-    today = pd.Timestamp(day)
-    first = pd.to_datetime(sites["first_seen"], format="%Y-%m-%d")
-    last = pd.to_datetime(sites["last_seen"], format="%Y-%m-%d")
-    span = ((last - first) // pd.Timedelta(days=1)).to_numpy(np.float64) + 1.0
-    rate = sites["sessions"].to_numpy(np.float64) / np.maximum(span, 1.0)
-    but_one = pd.to_datetime(sites["last_seen_but_one"], format="%Y-%m-%d")
-    quiet = ((today - but_one) // pd.Timedelta(days=1)).to_numpy(np.float64)  # NaN: < 2
-    quiet = np.nan_to_num(quiet, nan=-1.0)
-    return (quiet >= params.stale_days) & (pdtr(1, rate * np.maximum(quiet, 0.0)) < params.stale_p)
+    quiet = np.nan_to_num(_days_since(sites["last_seen_but_one"], day), nan=-1.0)  # NaN: < 2
+    return (quiet >= params.stale_days) & (
+        pdtr(1, _visit_rate(sites) * np.maximum(quiet, 0.0)) < params.stale_p
+    )
 
 
 def _use_collapsed(
@@ -372,25 +367,32 @@ def _occasional_gone(sites: pd.DataFrame, day: str, params: LifecycleParams) -> 
     days, ``r`` the site's occasional sessions per day since its first session."""
     if params.stale_occasional_p <= 0:
         return np.zeros(len(sites), dtype=bool)
-    today = pd.Timestamp(day)
-    first = pd.to_datetime(sites["first_seen"], format="%Y-%m-%d")
-    last = pd.to_datetime(sites["occasional_last_seen"], format="%Y-%m-%d")
-    days = ((today - first) // pd.Timedelta(days=1)).to_numpy(np.float64) + 1.0
+    days = _days_since(sites["first_seen"], day) + 1.0
     rate = sites["occasional_sessions"].to_numpy(np.float64) / np.maximum(days, 1.0)
     with np.errstate(divide="ignore"):
         after = np.maximum(np.log(1.0 / params.stale_occasional_p) / rate, params.stale_days)
-    quiet = ((today - last) // pd.Timedelta(days=1)).to_numpy(np.float64)  # NaN: none ever
+    quiet = _days_since(sites["occasional_last_seen"], day)  # NaN: none ever
     return np.nan_to_num(quiet, nan=-1.0) >= after
+
+
+def _days_since(dates: pd.Series, day: str) -> np.ndarray:
+    """Whole days from each ``YYYY-MM-DD`` (None: NaN) to ``day``, as float64."""
+    since = pd.Timestamp(day) - pd.to_datetime(dates, format="%Y-%m-%d")
+    return (since // pd.Timedelta(days=1)).to_numpy(np.float64)
+
+
+def _visit_rate(sites: pd.DataFrame) -> np.ndarray:
+    """Sessions per day between each site's first and last session (both counted)."""
+    first = pd.to_datetime(sites["first_seen"], format="%Y-%m-%d")
+    last = pd.to_datetime(sites["last_seen"], format="%Y-%m-%d")
+    span = ((last - first) // pd.Timedelta(days=1)).to_numpy(np.float64) + 1.0
+    return sites["sessions"].to_numpy(np.float64) / np.maximum(span, 1.0)
 
 
 def _stale_after(sites: pd.DataFrame, params: LifecycleParams) -> np.ndarray:
     """Quiet days after which each site is stale: ``ln(1/p)/rate``, clipped to the config."""
-    first = pd.to_datetime(sites["first_seen"], format="%Y-%m-%d")
-    last = pd.to_datetime(sites["last_seen"], format="%Y-%m-%d")
-    span = ((last - first) // pd.Timedelta(days=1)).to_numpy(np.float64) + 1.0
-    rate = sites["sessions"].to_numpy(np.float64) / np.maximum(span, 1.0)
     with np.errstate(divide="ignore"):
-        adaptive = np.ceil(np.log(1.0 / params.stale_p) / rate)
+        adaptive = np.ceil(np.log(1.0 / params.stale_p) / _visit_rate(sites))
     return np.clip(np.nan_to_num(adaptive, posinf=params.stale_days), params.min_stale_days,
                    params.stale_days)  # fmt: skip
 
