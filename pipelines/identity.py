@@ -210,8 +210,7 @@ def _empty_history() -> pd.DataFrame:
 
 def _quiet_days(sites: pd.DataFrame, day: str) -> np.ndarray:
     """Whole days from each site's last session to ``day``."""
-    last = pd.to_datetime(sites["last_seen"], format="%Y-%m-%d")
-    return ((pd.Timestamp(day) - last) // pd.Timedelta(days=1)).to_numpy(np.int64)
+    return _days_since(sites["last_seen"], day).astype(np.int64)
 
 
 def recent_use(
@@ -349,9 +348,8 @@ def _use_collapsed(
         return np.zeros(len(sites), dtype=bool)
     now = recent.to_numpy(np.float64)
     before = total.to_numpy(np.float64) - now
-    first = pd.to_datetime(sites["first_seen"], format="%Y-%m-%d")
-    start = pd.Timestamp(day) - pd.Timedelta(days=params.stale_days - 1)
-    span = ((start - first) // pd.Timedelta(days=1)).to_numpy(np.float64)
+    # days seen before the recent period
+    span = _days_since(sites["first_seen"], day) - (params.stale_days - 1)
     expected = np.where(
         span >= params.stale_days, before / np.maximum(span, 1.0) * params.stale_days, 0.0
     )
