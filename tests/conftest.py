@@ -25,6 +25,13 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data" / "sample"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the tests on the Prefect harness last, in their order. Flow runs leave Prefect's
+    client threads behind, which draw from the global ``random``; a Hypothesis test drawing
+    while they do warns "do not use the random module inside strategies"."""
+    items.sort(key=lambda item: "prefect_harness" in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture(scope="session")
 def prefect_harness():
     """One ephemeral Prefect server for every flow test of the session (~6 s to start)."""
