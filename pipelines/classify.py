@@ -147,6 +147,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "loyal_share",  # share of sessions by vehicles doing >= loyal_vehicle_share of all theirs here
     "loyal_vehicles",  # how many such vehicles
     "visitor_weekday_daytime_share",  # weekday_daytime_share of the visitors' sessions only
+    "visitor_day_sessions",  # the sessions that share is over (neighbour sleepers' left out)
     "poor_fix_share",  # sessions reporting GPS accuracy worse than POOR_FIX_M / sessions
     "poor_known_fix_share",  # ...of the sessions reporting an accuracy at all (0 if none do)
     "coarse_known_fix_share",  # ...reporting worse than COARSE_FIX_M, of those reporting one
@@ -285,10 +286,13 @@ def site_features(
         pairs.site, weights=_works(pairs.sessions, shifts, params), minlength=n_sites
     ).astype(np.int64)
     anchors = _anchors(cl, pairs, sites, n_sites, params.satellite_m, params.neighbour_m)
-    vis = anchors.role == 2
+    # visitors: vehicles sleeping elsewhere; a neighbour's nights here are its home's scatter
+    vis = (anchors.role == 2) & ~(anchors.sleeper & params.workplace_skip_neighbour_sleepers)
+    n_vis = np.bincount(cl, weights=vis, minlength=n_sites)
     feats["visitor_weekday_daytime_share"] = np.bincount(
         cl, weights=table["weekday_daytime"] & vis, minlength=n_sites
-    ) / np.maximum(np.bincount(cl, weights=vis, minlength=n_sites), 1)
+    ) / np.maximum(n_vis, 1)
+    feats["visitor_day_sessions"] = n_vis.astype(np.int64)
     feats["resident_offset_m"] = _offset_m(
         cl, anchors.role, s["lat"].to_numpy(np.float64), s["lon"].to_numpy(np.float64), n_sites
     )
@@ -416,7 +420,7 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     )
     weekday = (f["weekday_daytime_share"] >= params.workplace_weekday_day_share) | (
         (f["visitor_weekday_daytime_share"] >= params.workplace_visitor_weekday_day_share)
-        & (visitor_sessions >= params.workplace_visitor_min_sessions)
+        & (f["visitor_day_sessions"] >= params.workplace_visitor_min_sessions)
     )
     long_dwell = f["dwell_median_h"] >= params.long_dwell_h
 
@@ -1133,6 +1137,7 @@ class _Anchors(NamedTuple):
     neighbour_sleepers: np.ndarray
     neighbour_sleeper_sites: np.ndarray
     role: np.ndarray
+    sleeper: np.ndarray
 
 
 def _anchors(
@@ -1160,11 +1165,12 @@ def _anchors(
       residents sleep at several fragments nearby has many; a public charger, whose neighbours
       rarely stay the night, few; ``neighbour_sleeper_sites``: how many different sites
       those vehicles sleep at;
-    * per session, its vehicle's role here: 1 anchored, 2 visitor, 0 no anchor yet.
+    * per session, its vehicle's role here: 1 anchored, 2 visitor, 0 no anchor yet, and
+      whether that vehicle is one of the neighbour sleepers (``sleeper``).
     """
     if cl.size == 0:
         z = [np.zeros(k) for _ in range(6)]
-        return _Anchors(np.full(k, -1, dtype=np.int64), *z, np.zeros(0, np.int8))
+        return _Anchors(np.full(k, -1, dtype=np.int64), *z, np.zeros(0, np.int8), np.zeros(0, bool))
     nv, pcl, pveh, inv, cnt = (
         pairs.n_vehicles, pairs.site, pairs.vehicle, pairs.inverse, pairs.sessions,
     )  # fmt: skip
@@ -1195,7 +1201,7 @@ def _anchors(
     sat_of, share = _satellites(pcl, a, cnt, away <= radius_m, n, k)
     return _Anchors(
         sat_of, share, anchored, anchored_vehicles, visitors, neighbour_sleepers,
-        neighbour_sleeper_sites, role,
+        neighbour_sleeper_sites, role, sleepers[inv.ravel()],
     )  # fmt: skip
 
 

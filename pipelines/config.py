@@ -264,6 +264,13 @@ class ClassifyParams:
     #: were `workplace` on a single visitor session each, recall 0.932 -> 0.966; the other 24
     #: sweep fleets identical (no workplace published)
     workplace_visitor_min_sessions: int = 3
+    #: ...and those visitors leave out neighbour sleepers (vehicles that sleep at a site within
+    #: neighbour_m and spent a night here): the nights of homes next door scattered into a car
+    #: park. Thirtieth session: held-out 60k seed 711 published workplace W0339 (3 employees)
+    #: as public; two households' nights were 0.21 of its sessions, its visitors' share 0.69,
+    #: without them 0.875. On the twelve 60k 120-day fleets (700-711) and fifteen 400-vehicle
+    #: 60-day ones (900-914) nothing else published changed. False: the rule before
+    workplace_skip_neighbour_sleepers: bool = True
     #: ...but outside busy areas (local_sessions_per_day < busy_area_sessions_per_day) a site
     #: whose vehicles are >= workplace_open_one_time_share seen once is a workplace only when
     #: every sign says so: >= workplace_all_weekday_share of its sessions weekday-daytime and

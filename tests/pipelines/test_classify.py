@@ -795,6 +795,47 @@ def test_workplace_chained_with_a_home_next_door():
     assert {"weekday_daytime", "long_dwell"} <= set(out.loc[0, "reasons"].split(";"))
 
 
+def test_workplace_the_homes_next_door_scatter_their_nights_into():
+    """A small workplace car park, as on held-out 60k seed 711 (W0339, published as public):
+    three employees plug in on weekday mornings (7-9:30 h, 7-9 h), 69 sessions over 40 days,
+    and sleep at home 5 km away. Two households 40 m east sleep and charge at home (site 1),
+    but 10 of each one's 40 nights land in the car park's cluster (their GPS scatter); six
+    drivers who sleep elsewhere top up there once in the evening.
+
+    Every driver sleeps elsewhere, so the visitors' weekday-daytime share is the site's:
+    69/95 = 0.73, under 0.75 (seed 711's: 0.69). Leaving out the neighbours who sleep next
+    door and spent nights here (0.21 of the sessions, as there), it is 69/75 = 0.92.
+
+    Expected: site 0 ``workplace`` (weekday_daytime, long_dwell); ``public`` with
+    ``workplace_skip_neighbour_sleepers=False``, the rule before.
+    """
+    rng = np.random.default_rng(11)
+    weekdays = np.array([d for d in range(40) if d % 7 < 5])
+    vi, wi = np.nonzero(rng.random((3, len(weekdays))) < 0.7)
+    work = _sessions(np.char.add("emp-", vi.astype(str)), weekdays[wi],
+                     rng.uniform(7, 9.5, vi.size), rng.uniform(7, 9, vi.size))  # fmt: skip
+    nights = np.tile(np.arange(40), 2)
+    scatter = np.r_[rng.choice(40, 10, replace=False), 40 + rng.choice(40, 10, replace=False)]
+    scattered = np.isin(np.arange(80), scatter)
+    nb = np.repeat(["nb-a", "nb-b"], 40)
+    home = _sessions(nb[~scattered], nights[~scattered], 19.0, 11.0)
+    strays = _sessions([f"pub-{i}" for i in range(6)], [1, 3, 8, 10, 15, 17], 19.0, 2.0)
+    site = pd.concat([work, _sessions(nb[scattered], nights[scattered], 19.0, 11.0), strays])
+    groups = ((site.reset_index(drop=True), 0.0), (home, 40.0))
+    row = _classify(*groups, homes=("emp-", "pub-")).loc[0]
+    assert (row["sessions"], row["visitor_share"]) == (95, 1.0)
+    assert row["neighbour_sleeper_share"] == pytest.approx(20 / 95)
+    assert row["weekday_daytime_share"] == pytest.approx(69 / 95)
+    assert row["visitor_weekday_daytime_share"] == pytest.approx(69 / 75)
+    assert row["visitor_day_sessions"] == 75
+    assert row["site_class"] == "workplace", row["reasons"]
+    assert {"weekday_daytime", "long_dwell"} <= set(row["reasons"].split(";"))
+    before = replace(PARAMS, workplace_skip_neighbour_sleepers=False)
+    again = _classify(*groups, homes=("emp-", "pub-"), params=before).loc[0]
+    assert again["visitor_weekday_daytime_share"] == pytest.approx(69 / 95)
+    assert again["site_class"] == "public", again["reasons"]
+
+
 def test_cluster_of_poor_fixes_is_held_back_quiet_charger_is_not():
     """Site 0: where poor GPS fixes (25 m reported accuracy) of five vehicles charging at
     sites nearby happen to overlap: five evening sessions, one per vehicle, all poor fixes.
