@@ -281,10 +281,13 @@ def _lifecycle(
             last = usage_by_day[day].set_index("station_id")["last_day"].get(st_id)
             if not isinstance(last, str):
                 continue
-            if (dt.date.fromisoformat(day) - dt.date.fromisoformat(last)).days > stale_days:
+            quiet = (dt.date.fromisoformat(day) - dt.date.fromisoformat(last)).days
+            if quiet > stale_days:
                 quiet_total += 1
                 quiet_active += stat == "active"
-            elif not (st_id in closed.index and closed[st_id] <= day):
+            # in use: a session within the last stale_days - 1 days (at stale_days quiet
+            # days the contract makes a site stale)
+            elif quiet < stale_days and not (st_id in closed.index and closed[st_id] <= day):
                 in_use_total += 1
                 in_use_stale += stat == "stale"
         if prev_ids is not None:

@@ -239,3 +239,18 @@ def test_open_station_used_days_ago_shown_stale_is_counted(truth, tmp_path):
     assert m["quiet_stations_checked"] == 0
     row = [r for r in format_table(m).splitlines() if r.startswith("open, used stations")]
     assert row and row[0].split()[-3:] == ["1", "/", "5"]
+
+
+def test_station_quiet_for_exactly_stale_days_is_not_counted_in_use(truth, tmp_path):
+    """All stations were last used on 2026-10-30; 'a' (P1) is shown stale on 2026-11-19 (20
+    quiet days) and on 2026-11-20 (21: stale_days, when the contract makes it stale).
+
+    Expected: only the first day counts P1 as an open, used station shown stale (1 / 1); on
+    the second it is neither in use nor yet past the quiet check (> stale_days).
+    """
+    pub = tmp_path / "pub"
+    for day in ("2026-11-19", "2026-11-20"):
+        _publish(pub, day, [("a", "P1", 0, "stale", "R1")])
+    m = evaluate(pub, truth, "2026-11-20")
+    assert (m["in_use_stations_checked"], m["in_use_stations_shown_stale"]) == (1, 1)
+    assert m["quiet_stations_checked"] == 0
