@@ -114,6 +114,7 @@ def discover_outputs(lake: str, day: str) -> dict[str, str | None]:
     """sha256 of the files discover writes (None where missing), checked on a cache hit."""
     files = {
         "classified": steps.work_dir(lake, day) / steps.CLASSIFIED,
+        "landed": steps.work_dir(lake, day) / steps.LANDED,
         "excluded": Path(lake) / "excluded" / f"{day}.parquet",
     }
     return {

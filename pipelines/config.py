@@ -773,7 +773,10 @@ class LifecycleParams:
     #: Twenty-ninth session: at 0.01 the evaluator counted 15 open stations used within
     #: stale_days shown `stale` on seeds 700-707 (60k x 120 d, two days each): use is burstier
     #: than Poisson. At 0.001, 3; a closed station goes stale a few days later (2.4 sessions a
-    #: day: after 3 days either way; 0.7 a day: 10, not 7)
+    #: day: after 3 days either way; 0.7 a day: 10, not 7). Thirtieth session: the T quiet
+    #: days count only the sessions that could have landed by the run day
+    #: (identity.landed_share: the simulator's uploads land 0.50 the same day, 0.80 a day
+    #: later, 0.90, 0.95 after two and three), so a busy site waits about a day longer
     stale_p: float = 0.001
     min_stale_days: int = 3
     #: ...or when its use collapsed: in the last stale_days it had fewer than

@@ -12,7 +12,8 @@ Status (contract §3):
 * ``stale`` — no session for a while although it used to have them. "A while" adapts to the
   site's own visit rate: a site visited ``r`` times a day is stale after ``T`` quiet days with
   ``exp(-r T) < stale_p`` (a busy site's silence is news sooner), clipped to
-  ``[min_stale_days, stale_days]``; or whose use collapsed: fewer than
+  ``[min_stale_days, stale_days]``; cars upload late, so ``r T`` counts only the sessions
+  that could have landed by the run day (:func:`landed_share`); or whose use collapsed: fewer than
   ``stale_collapse_share`` of the sessions its earlier rate would give in the last
   ``stale_days`` (:func:`recent_use`), too few for chance (Poisson tail below
   ``stale_collapse_p``): a closed charger beside open ones, which keeps catching their stray
@@ -56,6 +57,7 @@ __all__ = [
     "ID_RES",
     "assign_identity",
     "history_path",
+    "landed_share",
     "read_history",
     "recent_use",
     "write_history",
@@ -134,6 +136,7 @@ def assign_identity(
     history: pd.DataFrame | None,
     day: str,
     params: LifecycleParams,
+    landed: npt.ArrayLike | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Give today's public sites stable ids and a status, and roll the history forward.
 
@@ -149,6 +152,10 @@ def assign_identity(
     params : LifecycleParams
         ``match_m``, ``stale_days``, ``min_stale_days``, ``stale_p``, ``retire_days``,
         ``carry_vanished``.
+    landed : array_like of float, optional
+        :func:`landed_share`: the share of a day's sessions landed ``k`` days later. A busy
+        site's quiet days count only the sessions that could have landed by ``day`` (``None``:
+        all at once).
 
     Returns
     -------
@@ -181,8 +188,10 @@ def assign_identity(
     carried["cluster"] = -1
     quiet_today = _quiet_days(today, day)
     quiet_carried = _quiet_days(carried, day)
-    stale_today = (quiet_today >= _stale_after(today, params)) | _collapsed(today, day, params)
-    stale_carried = quiet_carried >= _stale_after(carried, params)
+    stale_today = (quiet_today >= _stale_after(today, params, landed)) | _collapsed(
+        today, day, params
+    )
+    stale_carried = quiet_carried >= _stale_after(carried, params, landed)
 
     today["status"] = np.where(
         today["first_published"] == day, "new", np.where(stale_today, "stale", "active")
@@ -307,6 +316,34 @@ def recent_use(
     )
 
 
+def landed_share(
+    plug_day: npt.ArrayLike, landing_day: npt.ArrayLike, day: str, days: int
+) -> npt.NDArray[np.float64]:
+    """The share of a day's sessions landed ``k`` days later, ``k = 0 .. days - 1``.
+
+    Cars upload their logs late (a day or two, sometimes a week), so the last days before
+    ``day`` hold only part of their sessions. Share ``k`` is estimated from the sessions
+    plugged in (UTC day) at least ``k`` days before ``day``, which have had ``k`` days to
+    land; all ones where there are none.
+
+    >>> plug = np.array(["2026-10-01", "2026-10-01", "2026-10-01", "2026-10-02"], "datetime64[D]")
+    >>> land = np.array(["2026-10-01", "2026-10-02", "2026-10-04", "2026-10-02"], "datetime64[D]")
+    >>> landed_share(plug, land, "2026-10-10", 4).tolist()
+    [0.5, 0.75, 0.75, 1.0]
+    >>> landed_share(plug[:0], land[:0], "2026-10-10", 3).tolist()
+    [1.0, 1.0, 1.0]
+    """
+    plug = np.asarray(plug_day, dtype="datetime64[D]")
+    lag = np.clip((np.asarray(landing_day, dtype="datetime64[D]") - plug).astype(np.int64), 0, days)
+    ago = np.clip((np.datetime64(day, "D") - plug).astype(np.int64), 0, days)
+    hist = np.bincount(ago * (days + 1) + lag, minlength=(days + 1) ** 2).reshape(days + 1, -1)
+    old_enough = hist[::-1].cumsum(axis=0)[::-1][:days]  # row k: plugged >= k days ago
+    sessions = old_enough.sum(axis=1)
+    landed = old_enough.cumsum(axis=1)[np.arange(days), np.arange(days)]
+    share = np.where(sessions > 0, landed / np.maximum(sessions, 1), 1.0)
+    return np.maximum.accumulate(share)  # each k from its own cohort: kept non-decreasing
+
+
 def _collapsed(sites: pd.DataFrame, day: str, params: LifecycleParams) -> np.ndarray:
     """Sites whose all or occasional use collapsed (:func:`_use_collapsed`), or whose occasional
     use stopped (:func:`_occasional_gone`)."""
@@ -387,12 +424,19 @@ def _visit_rate(sites: pd.DataFrame) -> np.ndarray:
     return sites["sessions"].to_numpy(np.float64) / np.maximum(span, 1.0)
 
 
-def _stale_after(sites: pd.DataFrame, params: LifecycleParams) -> np.ndarray:
-    """Quiet days after which each site is stale: ``ln(1/p)/rate``, clipped to the config."""
+def _stale_after(
+    sites: pd.DataFrame, params: LifecycleParams, landed: npt.ArrayLike | None = None
+) -> np.ndarray:
+    """Quiet days after which each site is stale: the fewest ``T`` whose landed share of
+    ``rate * T`` expected sessions reaches ``ln(1/p)`` (``T = ln(1/p)/rate`` with every session
+    landed at once), clipped to the config."""
+    n = params.stale_days
+    share = np.ones(n) if landed is None else np.asarray(landed, dtype=np.float64)[:n]
+    days_worth = np.cumsum(np.r_[share, np.ones(n - share.size)])  # of T quiet days, T = 1..n
     with np.errstate(divide="ignore"):
-        adaptive = np.ceil(np.log(1.0 / params.stale_p) / _visit_rate(sites))
-    return np.clip(np.nan_to_num(adaptive, posinf=params.stale_days), params.min_stale_days,
-                   params.stale_days)  # fmt: skip
+        need = np.log(1.0 / params.stale_p) / _visit_rate(sites)
+    after = np.searchsorted(days_worth, np.nan_to_num(need, nan=np.inf), side="left") + 1.0
+    return np.clip(after, params.min_stale_days, params.stale_days)
 
 
 def _new_ids(sites: pd.DataFrame, taken: pd.Series) -> np.ndarray:

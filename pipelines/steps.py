@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -29,7 +30,13 @@ from pipelines import lake as lk
 from pipelines.cellstate import find_sites_incremental
 from pipelines.classify import classify_sites, excluded_for_review, site_features
 from pipelines.config import Settings
-from pipelines.identity import assign_identity, read_history, recent_use, write_history
+from pipelines.identity import (
+    assign_identity,
+    landed_share,
+    read_history,
+    recent_use,
+    write_history,
+)
 from pipelines.keys import load_signing_key
 from pipelines.publish import publish_day
 from pipelines.refine import refine_sites
@@ -37,6 +44,7 @@ from pipelines.registry import confirm_known, match_registry, split_known_househ
 from pipelines.sites import place_poor_fixes, session_days, session_labels
 
 CLASSIFIED = "classified.parquet"
+LANDED = "landed.json"  # landed_share of the window's uploads, for identify's quiet days
 PUBLISHED = "published.parquet"
 
 
@@ -133,8 +141,9 @@ def discover(
     # the lifecycle's "use collapsed" tests (pipelines.identity) read the recent sessions, all
     # and occasional, counted by the UTC day the sites' first_seen/last_seen come from
     cl = classified["cluster"].to_numpy(np.int64)
+    plug_day = session_days(sessions["plug_in_utc"]).astype("datetime64[D]")
     recent = recent_use(
-        session_days(sessions["plug_in_utc"]).astype("datetime64[D]"), labels,
+        plug_day, labels,
         sessions["vehicle"].to_numpy(), int(cl.max(initial=-1)) + 1, day,
         settings.lifecycle.stale_days, settings.classify.regular_min_sessions,
     )  # fmt: skip
@@ -153,6 +162,10 @@ def discover(
         ),
         work_dir(lake, day) / CLASSIFIED,
     )
+    landed = landed_share(
+        plug_day, sessions["landing_day"].to_numpy(), day, settings.lifecycle.stale_days
+    )
+    (work_dir(lake, day) / LANDED).write_text(json.dumps({"landed_share": landed.tolist()}))
     excluded = classified[private]
     reasons = excluded["reasons"].str.split(";").explode()
     return {
@@ -197,7 +210,9 @@ def identify(
     classified = pq.read_table(work_dir(lake, day) / CLASSIFIED).to_pandas()
     public = classified[classified["site_class"] == "public"].reset_index(drop=True)
     history = read_history(lake, day)
-    published, new_history = assign_identity(public, history, day, settings.lifecycle)
+    landed_path = work_dir(lake, day) / LANDED
+    landed = json.loads(landed_path.read_text())["landed_share"] if landed_path.exists() else None
+    published, new_history = assign_identity(public, history, day, settings.lifecycle, landed)
     write_history(lake, day, new_history)
     published, registry_summary = match_registry(published, registry, settings.registry)
     published = published.sort_values("site_id", ignore_index=True)

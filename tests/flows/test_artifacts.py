@@ -173,11 +173,12 @@ def test_discover_result_is_reused_only_while_inputs_and_outputs_are_unchanged(r
     assert _task_state(states[2].state_details.flow_run_id, "discover-sites").name == "Cached"
     assert states[2].result()["sites_published"] == states[1].result()["sites_published"]
 
-    classified = root / "lake" / "work" / DAY2 / "classified.parquet"
-    before = classified.read_bytes()
-    classified.unlink()
-    again = charge_sites_daily(date=DAY2, **folders, return_state=True)
-    assert again.is_completed() and classified.read_bytes() == before
+    for name in ("classified.parquet", "landed.json"):  # what identify reads from discover
+        written = root / "lake" / "work" / DAY2 / name
+        before = written.read_bytes()
+        written.unlink()
+        again = charge_sites_daily(date=DAY2, **folders, return_state=True)
+        assert again.is_completed() and written.read_bytes() == before, name
 
 
 def test_backfill_runs_each_day_in_order_and_shows_progress(prefect_harness, tmp_path):

@@ -18,6 +18,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -73,6 +74,21 @@ def test_report_accounts_for_every_row(sample_run, sample_date):
     # 102 without it): 2 of them three-driver sites the k floor holds back (twenty-third
     # session); none of them breaks k-anonymity (see the contract test)
     assert on_disk["sites_confirmed_by_registry"] == 6
+
+
+def test_run_measures_how_late_uploads_land(sample_run, sample_date):
+    """The sample's cars upload late, as the simulator's do: about half of a day's sessions
+    land the same day, 0.8 a day later, 0.9 after two. The discover step keeps these shares
+    (``pipelines.identity.landed_share``) for the lifecycle's quiet days.
+
+    Expected: 21 shares (stale_days), non-decreasing, 0.45-0.55 at lag 0, >= 0.88 at lag 2,
+    1.0 at most.
+    """
+    root, _, _, _ = sample_run
+    shares = json.loads((root / "lake" / "work" / sample_date / "landed.json").read_text())
+    got = np.array(shares["landed_share"])
+    assert got.size == 21 and np.all(np.diff(got) >= 0) and got.max() <= 1.0
+    assert 0.45 <= got[0] <= 0.55 and got[2] >= 0.88
 
 
 def test_published_geojson_follows_the_contract(sample_run, sample_date):

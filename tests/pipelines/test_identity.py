@@ -117,6 +117,30 @@ def test_rare_site_uses_configured_stale_days_and_busy_site_min_days():
     }
 
 
+def test_busy_site_waits_for_late_uploads_before_it_is_stale():
+    """A busy charger: 78 sessions in 30 days (2.6 a day), quiet since day 0, with
+    ``stale_p`` 0.001 (ln(1000) / 2.6 = 2.66 days of full data).
+
+    Cars upload late: of a day's sessions 0.46 have landed the same day, 0.78 a day later,
+    0.89 after two and 0.95 after three (the simulator's upload delays; 60k seed 707's
+    P149618 and 706's P148099 were shown stale three and four days after their last landed
+    session while their later sessions were still on their way). Three quiet days then hold
+    0.46 + 0.78 + 0.89 = 2.13 days' worth of landed sessions, four 3.08.
+
+    Expected: with every session landed at once, ``stale`` after 3 quiet days; with the late
+    uploads, ``active`` after 3 and ``stale`` after 4.
+    """
+    params = dataclasses.replace(PARAMS, stale_p=0.001)
+    busy = {"sessions": 78, "first_seen": _day(-29), "last_seen": _day(0)}
+    landed = np.array([0.46, 0.78, 0.89, 0.95, 0.97, 0.99])
+    _, hist = assign_identity(_sites([busy]), None, _day(0), params)
+    for offset, at_once, late in ((3, "stale", "active"), (4, "stale", "stale")):
+        pub, _ = assign_identity(_sites([busy]), hist, _day(offset), params)
+        assert pub["status"].tolist() == [at_once]
+        pub, _ = assign_identity(_sites([busy]), hist, _day(offset), params, landed=landed)
+        assert pub["status"].tolist() == [late], offset
+
+
 def test_site_whose_use_collapsed_is_stale_though_not_quiet():
     """A closed charger beside open ones: 1,000 sessions from day -69 to day -21 (~20 a day),
     then 3 stray fixes of its neighbours in the last 21 days, the last one yesterday. Its rate
