@@ -223,7 +223,7 @@ def _quiet_days(sites: pd.DataFrame, day: str) -> np.ndarray:
 
 
 def recent_use(
-    local_day: npt.ArrayLike,
+    plug_day: npt.ArrayLike,
     labels: npt.ArrayLike,
     vehicle: npt.ArrayLike,
     n_sites: int,
@@ -237,7 +237,7 @@ def recent_use(
 
     Parameters
     ----------
-    local_day : array_like
+    plug_day : array_like
         Each session's plug-in day (the day the sites' ``first_seen``/``last_seen`` count in),
         ``datetime64[D]`` (or anything NumPy casts to it).
     labels : array_like
@@ -276,7 +276,7 @@ def recent_use(
     {'recent_sessions': [0], 'occasional_sessions': [0], 'recent_occasional_sessions': [0],
      'occasional_last_seen': [None], 'last_seen_but_one': [None]}
     """
-    d = np.asarray(local_day, dtype="datetime64[D]")
+    d = np.asarray(plug_day, dtype="datetime64[D]")
     lab = np.asarray(labels, dtype=np.int64)
     codes, uniques = pd.factorize(np.asarray(vehicle), use_na_sentinel=False)
     on = (lab >= 0) & (lab < n_sites)
