@@ -71,10 +71,12 @@ The rules, in order (documented with their evidence in ``docs/site-intelligence.
    (``returning_where_public_is_new``), is unconfirmed; where
    charging is common nearby, one next to a busier public site where a vehicle sleeping there
    does a good share is the home next door (``home_beside_charger``, residential), and a
-   handful of sessions, many of the fixes that report an accuracy poor, beside a public site
-   ten times as busy is that site's fringe (``fringe_of_busier_site``, unconfirmed); a few
-   one-off plug-ins, some of them coarse fixes, within a few hundred metres of a public site a
-   hundred times as busy are its halo of GPS outliers (``halo_of_busier_site``, unconfirmed).
+   handful of sessions, many of the fixes that report an accuracy poor (or none reporting one,
+   from more cars than the fleet's share of such cars gives by chance, ``no_accuracy_chance``),
+   beside a public site ten times as busy is that site's fringe (``fringe_of_busier_site``,
+   unconfirmed); a few one-off plug-ins, some of them coarse fixes, within a few hundred metres
+   of a public site a hundred times as busy are its halo of GPS outliers
+   (``halo_of_busier_site``, unconfirmed).
 9. *The k floor*: a public-looking site (not a quick one) of only ``min_vehicles`` drivers,
    where a vehicle sleeps or the top vehicle does a fifth of its charging, is unconfirmed until
    a fourth driver plugs in (``at_k_floor``): a home its owner's friends visited; where both
@@ -152,6 +154,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "poor_known_fix_share",  # ...of the sessions reporting an accuracy at all (0 if none do)
     "coarse_known_fix_share",  # ...reporting worse than COARSE_FIX_M, of those reporting one
     "coarse_fixes",  # how many sessions report an accuracy worse than COARSE_FIX_M
+    "no_accuracy_chance",  # chance its drivers all report no GPS accuracy, as here (1: some do)
     "local_sessions_per_day",  # all sessions plugged in within ~1 km (H3 res-8 ring) per day
     "shared_site_share",  # largest share of its vehicles that also charge at one same other site
     "employee_vehicles",  # vehicles with >= regular_min_sessions here, most on weekday mornings
@@ -208,8 +211,9 @@ REASONS: dict[str, str] = {
     "overnight, where many vehicles charge nearby: homes or a garage, not a public charger",
     "neighbour_sleepers": "vehicles that sleep at a site next door also spend nights here: a "
     "fragment of a garage or home split off by GPS error",
-    "fringe_of_busier_site": "a handful of sessions, many with a poor GPS fix, beside a much "
-    "busier public site: its fringe, not a charger of its own",
+    "fringe_of_busier_site": "a handful of sessions, many with a poor GPS fix (or none "
+    "reporting its accuracy, from more cars than chance gives), beside a much busier public "
+    "site: its fringe, not a charger of its own",
     "halo_of_busier_site": "a few one-off plug-ins, some with a coarse GPS fix, a few hundred "
     "metres from a public site a hundred times as busy: its GPS outliers and the strays around "
     "it, not a charger (yet)",
@@ -303,6 +307,14 @@ def site_features(
     feats["satellite_share"] = anchors.satellite_share
     feats["neighbour_sleeper_share"] = anchors.neighbour_sleepers
     feats["neighbour_sleeper_sites"] = anchors.neighbour_sleeper_sites.astype(np.int64)
+    feats["no_accuracy_chance"] = _no_accuracy_chance(
+        sessions,
+        codes,
+        cl,
+        table["known_fix"],
+        np.bincount(pairs.site, minlength=n_sites),
+        n_sites,
+    )
     feats = feats.iloc[sites["cluster"].to_numpy(dtype=np.int64)].reset_index(drop=True)
     out = sites.reset_index(drop=True).copy()
     feats["local_sessions_per_day"] = _local_rate(sessions, out)
@@ -733,13 +745,15 @@ def classify_sites(features: pd.DataFrame, params: ClassifyParams) -> pd.DataFra
     )
     site_class = np.where(home_beside, "residential", site_class)
     # a handful of poor fixes beside a much busier public site: that site's fringe, which
-    # would publish its station twice
+    # would publish its station twice; or of fixes that report no accuracy, from more cars
+    # than the fleet's share of such cars gives by chance (their poor fixes are not placed)
     fringe = (
         (site_class == "public")
         & (f["sessions"].to_numpy() < params.fringe_max_sessions)
         & (
             (f["poor_known_fix_share"].to_numpy() >= params.fringe_poor_fix_share)
             | (f["coarse_known_fix_share"].to_numpy() >= params.fringe_coarse_fix_share)
+            | (f["no_accuracy_chance"].to_numpy() < params.fringe_no_accuracy_p)
         )
         & _beside_busier_public(f, site_class, params.fringe_m, params.fringe_ratio)
     )
@@ -1007,6 +1021,32 @@ def _session_table(s: pd.DataFrame) -> dict[str, np.ndarray]:
         "coarse_fix": np.nan_to_num(accuracy, nan=0.0) > COARSE_FIX_M,
         "known_fix": ~np.isnan(accuracy),
     }
+
+
+def _no_accuracy_chance(
+    sessions: pd.DataFrame,
+    codes: np.ndarray,
+    cl: np.ndarray,
+    known_fix: np.ndarray,
+    vehicles: np.ndarray,
+    k: int,
+) -> np.ndarray:
+    """Per site, 1 where any of its sessions reports a GPS accuracy; else the chance that its
+    ``vehicles`` drivers, drawn from the window's, all report none: ``u ** vehicles``, ``u``
+    the window's share of vehicles none of whose sessions reports an accuracy (some telematics
+    back ends never do). A poor fix that reports its accuracy is placed at its likeliest site
+    (``pipelines.sites.place_poor_fixes``); one that reports none is not, so a busy site's poor
+    fixes from such cars can gather into a site of their own."""
+    ok = codes >= 0
+    known = np.bincount(codes[ok], weights=_accuracy_known(sessions)[ok], minlength=1) > 0
+    blind = 1.0 - known.mean() if ok.any() else 1.0
+    any_known = np.bincount(cl, weights=known_fix, minlength=k) > 0
+    return np.where(any_known, 1.0, blind ** np.maximum(vehicles, 0.0))
+
+
+def _accuracy_known(s: pd.DataFrame) -> np.ndarray:
+    """Whether each session reports a GPS accuracy."""
+    return ~np.isnan(_accuracy_m(s))
 
 
 def _accuracy_m(s: pd.DataFrame) -> np.ndarray:

@@ -720,6 +720,15 @@ class ClassifyParams:
     #: split their station; other public stations had <= 0.5 coarse, and the one at 0.5 was
     #: already held back by its poor fixes
     fringe_coarse_fix_share: float = 0.5
+    #: ...or none of its sessions reports an accuracy and its drivers would all be cars that
+    #: never do with a chance (classify feature no_accuracy_chance) below fringe_no_accuracy_p
+    #: (0: off). Such a car's poor fix is not placed at its likeliest site, so a busy site's
+    #: poor fixes from them gather into a site of their own. Thirty-first session: 706's
+    #: P390622 (631 sessions) was published twice, its fragment 5 sessions of 5 such cars 30-48
+    #: m off (0.1 of the fleet's cars: chance 1e-5); public sites of < 20 sessions within 60 m
+    #: of a 10x busier one on 8 60k and 15 small fleets: every distinct station had >= 0.5 of
+    #: its fixes reporting an accuracy (docs/quality.md)
+    fringe_no_accuracy_p: float = 0.01
     fringe_m: float = 50.0
     fringe_ratio: float = 10.0
     #: unconfirmed: a public-looking site of fewer than halo_max_sessions, nearly all by

@@ -2028,6 +2028,47 @@ def test_fringe_of_coarse_fixes_beside_a_busier_site():
         assert r["reasons"] == ("fringe_of_busier_site" if site_class != "public" else "")
 
 
+def test_fringe_of_fixes_that_report_no_accuracy_beside_a_busier_site():
+    """The busy charger of the tests above and, 36 m away, five one-time drivers whose cars
+    never report a GPS accuracy (some telematics back ends do not), as on 60k held-out seed
+    706: P390622 (631 sessions) was published twice, its fragment 5 sessions of 5 such cars
+    30-48 m off. A poor fix that reports its accuracy is placed at its likeliest site; one
+    that reports none is not, so they gather.
+
+    Here 5 of the 125 cars report no accuracy, here or at home (u = 0.04): five of them alone
+    at a site has chance ``u ** 5`` = 1.0e-7, under ``fringe_no_accuracy_p`` (0.01).
+
+    Expected: site 1 ``unconfirmed`` (``fringe_of_busier_site``, ``no_accuracy_chance``
+    1.0e-7); ``public`` (chance 1) when one of the five reports 5 m, or when no car of the
+    fleet reports an accuracy (u = 1: no evidence), or with the rule off
+    (``fringe_no_accuracy_p`` 0).
+    """
+    busy = _sessions([f"pub-{i}" for i in range(120)], np.arange(120) % 28, 11.0, 1.5)
+    near = _sessions([f"frag-{i}" for i in range(5)], [3, 8, 13, 18, 23], 14.0, 1.5)
+    blind = near.assign(gps_accuracy_m=np.float32([np.nan] * 5))
+    one = near.assign(gps_accuracy_m=np.float32([np.nan] * 4 + [5.0]))
+    all_blind = busy.assign(gps_accuracy_m=np.float32(np.nan))
+    off = replace(PARAMS, fringe_no_accuracy_p=0.0)
+    cases = {
+        "blind": ((busy, blind, PARAMS), ("unconfirmed", "fringe_of_busier_site", 0.04**5)),
+        "one reports": ((busy, one, PARAMS), ("public", "", 1.0)),
+        "fleet blind": ((all_blind, blind, PARAMS), ("public", "", 1.0)),
+        "off": ((busy, blind, off), ("public", "", 0.04**5)),
+    }
+    for case, ((main, frag, params), (site_class, reasons, chance)) in cases.items():
+        # every car charges at home too, reporting an accuracy there as it does here
+        both = pd.concat([main, frag], ignore_index=True)
+        home = homes_elsewhere(both["vehicle"].astype(str))
+        blind_cars = both.loc[both["gps_accuracy_m"].isna(), "vehicle"]
+        home.loc[home["vehicle"].isin(blind_cars), "gps_accuracy_m"] = np.nan
+        groups = (main, 0.0), (frag, 36.0), (home, 5000.0)
+        out = classify_sites(site_features(*_sites(*groups), params), params)
+        assert out.loc[0, "site_class"] == "public", (case, out.loc[0, "reasons"])
+        r = out.loc[1]
+        assert r["no_accuracy_chance"] == pytest.approx(chance), case
+        assert (r["site_class"], r["reasons"]) == (site_class, reasons), case
+
+
 # ---------------------------------------------------------------------------------------------
 # a residence chained with a public charger: split by who sleeps there (pipelines.mixtures)
 # ---------------------------------------------------------------------------------------------
