@@ -432,6 +432,15 @@ class ClassifyParams:
     split_work_max_weekday_share: float = 0.5
     split_work_offset_m: float = 12.0
     split_work_max_spread_m: float = 15.0
+    #: ...and a site classed *public* whose employees (as above, >= split_min_vehicles of them)
+    #: plug in >= split_public_work_offset_m from everyone else's mean is split the same way:
+    #: a workplace car park chained with a busy charger, its commuters in the charger's figures
+    #: (0 turns it off; pipelines.refine gives a split back unless it leaves a non-public
+    #: employees' part and a public one). Thirty-first session: held-out 60k seed 743
+    #: published W0231 (15 employees, 457 sessions, 38 m from P254193's 454) inside one public
+    #: site; 6-16 public sites per 60k fleet on the last day held such a car park's shifts
+    #: in their figures (docs/quality.md)
+    split_public_work_offset_m: float = 25.0
     #: *joining* a station's fragments (pipelines.fragments.join_fragments): a public site with
     #: fewer than fragment_max_sessions sessions whose centroid lies within fragment_join_m of a
     #: busier public site of the same power class (its nearest) is that site's fringe of poor

@@ -36,6 +36,15 @@ on weekday mornings: a charger's users come at all hours, the car park's own occ
 users (visitors, part-timers) for a shift. The sleepers' gates above do not apply there: a
 workplace has no guests that plug in beside a host.
 
+A workplace can also hide *inside a public site* (thirty-first session): chained with a busy
+charger, its employees' shifts are outnumbered by the charger's drivers, the site is classed
+``public`` and the employees' sessions count in its figures (held-out 60k seed 743: 12 public
+sites so on the last day). A site classed ``public`` with ``>= split_min_vehicles`` employees
+is split when they plug in ``>= split_public_work_offset_m`` from everyone else's mean (a car
+park's width: commuters at the charger itself plug in where everyone does), the employees
+keeping the label; :func:`pipelines.refine.refine_sites` gives the split back when their part
+is public on its own (a busy charger's own commuters).
+
 Both parts are then classified afresh (``pipelines.steps.discover``): the new part is
 published only if it passes every rule on its own, and the residence stays excluded.
 Sessions are never dropped: each keeps a site, and the sleepers' part keeps the label.
@@ -120,10 +129,14 @@ def _to_split(
     cl = lab[used]
     codes = pd.factorize(sessions["vehicle"], sort=False)[0].astype(np.int64)[used]
     workplace = _per_label(classified, classified["site_class"] == "workplace", k)
+    public = _per_label(classified, classified["site_class"] == "public", k)
+    if p.split_public_work_offset_m <= 0:
+        public[:] = False
     shift = weekday_daytime(sessions)[used]
-    employee = employee_sessions(cl, codes, shift, p) & workplace[cl]
-    # the residence's part: who sleeps there, or at a workplace who works there
-    res = (role[used] == 1) | employee
+    employee = employee_sessions(cl, codes, shift, p) & (workplace | public)[cl]
+    # the residence's part: who sleeps there, or at a workplace who works there; at a public
+    # site only its employees (a public charger's users may sleep beside it)
+    res = np.where(public[cl], employee, (role[used] == 1) | employee)
     movers = np.zeros(lab.shape[0], dtype=bool)
     movers[used] = ~res
     lat = sessions["lat"].to_numpy(np.float64)[used]
@@ -172,6 +185,15 @@ def _to_split(
         & (others_shift < p.split_work_max_weekday_share)
     )
     split = excluded & (others >= p.split_min_vehicles) & np.where(staffed, open_to_all, chargers)
+    # a public site whose employees plug in a car park's width from everyone else: a workplace
+    # chained with the charger, split off to be classified on its own
+    staff = np.bincount(np.unique(cl[employee] * nv + codes[employee]) // nv, minlength=k)
+    split |= (
+        public
+        & (staff >= p.split_min_vehicles)
+        & (others >= p.split_min_vehicles)
+        & (np.nan_to_num(offset, nan=0.0) >= p.split_public_work_offset_m)
+    )
     return split, movers & split[np.maximum(lab, 0)]
 
 

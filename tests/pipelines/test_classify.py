@@ -23,6 +23,7 @@ from pipelines.classify import (
 from pipelines.config import ClassifyParams, ClusterParams, RegistryParams
 from pipelines.fragments import join_fragments
 from pipelines.mixtures import split_mixtures
+from pipelines.refine import refine_sites
 from pipelines.registry import confirm_known, split_known_households
 from pipelines.schema import SESSION_COLUMNS, SITE_CLASSES, SITE_CORE_COLUMNS
 
@@ -2275,6 +2276,102 @@ def test_charger_chained_with_a_workplace_car_park_is_split_off_and_published():
     off = replace(PARAMS, split_work_max_weekday_share=0.0)
     out, _ = split_mixtures(sessions, labels, before, ClusterParams(), off)
     assert out["cluster"].tolist() == [0, 1]
+
+
+def busy_charger_with_workplace(rng: np.random.Generator, west_m: float) -> pd.DataFrame:
+    """A busy public AC charger at the origin: 300 drivers who sleep elsewhere plug in 400
+    times, any day, 08-22 h, for 2 h, fixes within 3 m; and the car park of
+    :func:`workplace_sessions` (15 employees, ~210 weekday-morning shifts) ``west_m`` west."""
+    v = np.array([f"pub-{i % 300}" for i in range(400)])
+    day, hour = rng.integers(0, 40, v.size), rng.uniform(8, 22, v.size)
+    there = _sessions(v, day, hour, 2.0)
+    there = there.assign(lat=there["lat"] + rng.uniform(-3, 3, len(there)) / M_PER_DEG)
+    return pd.concat([there, _east(workplace_sessions(rng), -west_m)], ignore_index=True)
+
+
+def test_workplace_chained_with_a_busy_charger_is_split_off_the_public_site():
+    """A workplace car park 38 m from a busy public charger, chained with it into one site, as
+    on held-out 60k seed 743: W0231 (15 employees, 457 sessions) and P254193 (454 sessions,
+    338 drivers) were published as one public site; that fleet had 20 more workplaces inside
+    public sites, hidden by the charger's majority. The charger's visitors make the site
+    public; its employees (>= ``regular_min_sessions`` sessions, >= ``workplace_weekday_day_share``
+    of them weekday mornings) plug in 38 m from everyone else (>= ``split_public_work_offset_m``
+    25), so they are split off and both parts classified on their own.
+
+    Expected: the site ``public``; split, the employees' part (label 0) ``workplace`` with the
+    15 employees alone, the 300 drivers' 400 sessions a new site (label 2) ``public`` at the
+    charger. Not split when the employees charge at the charger itself (offset ~0: commuters
+    at a public charger), nor with ``split_public_work_offset_m`` 0. Split but given back by
+    ``refine_sites`` when the employees stay 1.5 h, not a shift: their part is ``public`` on
+    its own, a busy charger's own commuters (seed 743's P238219 was so published twice), so
+    the one public site of 616 sessions stays.
+    """
+    merged = busy_charger_with_workplace(np.random.default_rng(43), west_m=38.0)
+    before, sites, labels, after = _split((merged, 0.0), homes=("pub-", "emp-"))
+    assert before.loc[0, "site_class"] == "public", before.loc[0, "reasons"]
+    assert sites["cluster"].tolist() == [0, 1, 2]
+    site = after.set_index("cluster")
+    assert (site.loc[0, "site_class"], site.loc[0, "vehicles"]) == ("workplace", 15)
+    charger = site.loc[2]
+    assert (charger.site_class, charger.sessions, charger.vehicles) == ("public", 400, 300)
+    assert abs((charger.lon - LON0) * M_PER_DEG * np.cos(np.radians(LAT0))) < 1.0
+    np.testing.assert_array_equal(
+        labels[: len(merged)] == 2, merged["vehicle"].str.startswith("pub-").to_numpy()
+    )
+    commuters = busy_charger_with_workplace(np.random.default_rng(43), west_m=0.0)
+    before, sites, _, _ = _split((commuters, 0.0), homes=("pub-", "emp-"))
+    assert before.loc[0, "site_class"] == "public", before.loc[0, "reasons"]
+    assert sites["cluster"].tolist() == [0, 1]
+    sessions, labels, sites = _sites((merged, 0.0), homes=("pub-", "emp-"))
+    before = classify_sites(site_features(sessions, labels, sites, PARAMS), PARAMS)
+    off = replace(PARAMS, split_public_work_offset_m=0.0)
+    assert split_mixtures(sessions, labels, before, ClusterParams(), off)[0].shape[0] == 2
+    short = merged.copy()
+    emp = short["vehicle"].str.startswith("emp-")
+    short.loc[emp, "plug_out_utc"] = short.loc[emp, "plug_in_utc"] + pd.Timedelta(hours=1.5)
+    before, sites, _, after = _split((short, 0.0), homes=("pub-", "emp-"))
+    assert sites["cluster"].tolist() == [0, 1, 2]
+    assert after.set_index("cluster").loc[0, "site_class"] == "public"
+    sessions, labels, sites = _sites((short, 0.0), homes=("pub-", "emp-"))
+    refined = refine_sites(sessions, labels, before, ClusterParams(), PARAMS)
+    assert (refined.split, refined.classified["cluster"].tolist()) == (0, [0, 1])
+    assert refined.classified.loc[0, ["sessions", "site_class"]].tolist() == [616, "public"]
+    np.testing.assert_array_equal(refined.labels, labels)
+
+
+def test_workplace_split_is_given_back_when_the_charger_would_lose_its_public_class():
+    """A charger amid a dense fleet (~285 sessions a day nearby): 120 drivers by day, and ten
+    cars of the homes around it plugging in 150 evenings for the night (their homes' stray
+    fixes), chained with the car park of :func:`workplace_sessions` 38 m west, as on held-out
+    60k seed 742's P161838 (1,162 drivers, 37% of its site's sessions the homes around).
+
+    With the employees' shifts the sleepers do 150/505 = 0.30 of the sessions and the site is
+    ``public``; split off, the employees' part is a ``workplace`` but the rest is 0.56
+    overnight sleepers, ``residential`` (``residents_in_busy_area``), and the charger would
+    be lost. ``refine_sites`` gives the split back.
+
+    Expected: one ``public`` site of 505 sessions, no split; the labels as clustered.
+    """
+    rng = np.random.default_rng(7)
+    drivers = _sessions([f"pub-{i}" for i in range(120)], rng.integers(0, 40, 120),
+                        rng.uniform(9, 18, 120), 1.5)  # fmt: skip
+    cars = np.array([f"res-{i % 10}" for i in range(150)])
+    nights = _sessions(cars, rng.integers(0, 40, 150), rng.uniform(19, 22, 150), 10.0)
+    site = pd.concat([drivers, nights, _east(workplace_sessions(rng), -38.0)], ignore_index=True)
+    busy = (busy_neighbourhood_sessions(np.random.default_rng(5), per_day=400), 300.0)
+    sessions, labels, sites = _sites((site, 0.0), busy, homes=("pub-", "emp-", "crowd-"))
+    before = classify_sites(site_features(sessions, labels, sites, PARAMS), PARAMS)
+    assert before.loc[0, ["sessions", "site_class"]].tolist() == [505, "public"]
+    split, split_labels = split_mixtures(sessions, labels, before, ClusterParams(), PARAMS)
+    after = classify_sites(site_features(sessions, split_labels, split, PARAMS), PARAMS)
+    assert after.set_index("cluster")["site_class"].loc[[0, 3]].tolist() == [
+        "workplace",
+        "residential",
+    ]
+    refined = refine_sites(sessions, labels, before, ClusterParams(), PARAMS)
+    assert refined.split == 0
+    assert refined.classified.loc[0, ["sessions", "site_class"]].tolist() == [505, "public"]
+    np.testing.assert_array_equal(refined.labels, labels)
 
 
 def test_household_is_split_off_the_known_charger_it_was_chained_with():
