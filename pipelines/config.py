@@ -438,7 +438,7 @@ class ClassifyParams:
     #: (0 turns it off; pipelines.refine gives a split back unless it leaves a non-public
     #: employees' part and a public one). Thirty-first session: held-out 60k seed 743
     #: published W0231 (15 employees, 457 sessions, 38 m from P254193's 454) inside one public
-    #: site; 6-16 public sites per 60k fleet on the last day held such a car park's shifts
+    #: site; 4-16 public sites per 60k fleet on the last day held such a car park's shifts
     #: in their figures (docs/quality.md)
     split_public_work_offset_m: float = 25.0
     #: *joining* a station's fragments (pipelines.fragments.join_fragments): a public site with
