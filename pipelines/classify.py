@@ -1038,15 +1038,11 @@ def _no_accuracy_chance(
     (``pipelines.sites.place_poor_fixes``); one that reports none is not, so a busy site's poor
     fixes from such cars can gather into a site of their own."""
     ok = codes >= 0
-    known = np.bincount(codes[ok], weights=_accuracy_known(sessions)[ok], minlength=1) > 0
+    reports = ~np.isnan(_accuracy_m(sessions))
+    known = np.bincount(codes[ok], weights=reports[ok], minlength=1) > 0
     blind = 1.0 - known.mean() if ok.any() else 1.0
     any_known = np.bincount(cl, weights=known_fix, minlength=k) > 0
     return np.where(any_known, 1.0, blind ** np.maximum(vehicles, 0.0))
-
-
-def _accuracy_known(s: pd.DataFrame) -> np.ndarray:
-    """Whether each session reports a GPS accuracy."""
-    return ~np.isnan(_accuracy_m(s))
 
 
 def _accuracy_m(s: pd.DataFrame) -> np.ndarray:

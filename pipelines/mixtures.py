@@ -42,8 +42,9 @@ charger, its employees' shifts are outnumbered by the charger's drivers, the sit
 sites so on the last day). A site classed ``public`` with ``>= split_min_vehicles`` employees
 is split when they plug in ``>= split_public_work_offset_m`` from everyone else's mean (a car
 park's width: commuters at the charger itself plug in where everyone does), the employees
-keeping the label; :func:`pipelines.refine.refine_sites` gives the split back when their part
-is public on its own (a busy charger's own commuters).
+keeping the label; :func:`pipelines.refine.refine_sites` gives the split back unless it
+leaves a non-public employees' part and a public one (their part public on its own is a busy
+charger's own commuters; the rest no longer public would lose the charger).
 
 Both parts are then classified afresh (``pipelines.steps.discover``): the new part is
 published only if it passes every rule on its own, and the residence stays excluded.
