@@ -93,7 +93,7 @@ def split_mixtures(
         Site of each session (-1 noise), aligned with ``sessions``.
     classified : DataFrame
         :func:`pipelines.classify.classify_sites` output for those sites
-        (``SITE_CORE_COLUMNS`` and ``site_class``).
+        (``SITE_CORE_COLUMNS``, ``site_class`` and the features the gates read).
     cluster : ClusterParams
         How site positions are summarised (:func:`pipelines.sites.summarise_labels`).
     params : ClassifyParams
@@ -188,7 +188,8 @@ def _to_split(
     split = excluded & (others >= p.split_min_vehicles) & np.where(staffed, open_to_all, chargers)
     # a public site whose employees plug in a car park's width from everyone else: a workplace
     # chained with the charger, split off to be classified on its own
-    staff = np.bincount(np.unique(cl[employee] * nv + codes[employee]) // nv, minlength=k)
+    staff = np.zeros(k, dtype=np.int64)  # the features' count of the same employees
+    staff[classified["cluster"].to_numpy(np.int64)] = classified["employee_vehicles"].to_numpy()
     split |= (
         public
         & (staff >= p.split_min_vehicles)
